@@ -1,0 +1,1 @@
+"""A local emulator of the Chargebee/Brightback control plane, served over real HTTP."""

@@ -1,0 +1,1 @@
+"""Pulumi dynamic provider for the Brightback integration of Chargebee sites."""

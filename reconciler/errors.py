@@ -1,0 +1,109 @@
+"""The project's exception tree.
+
+Every failure a user can cause or meet is one of these, so the CLI can print a clean
+message and choose an exit code without ever showing a traceback as the normal path.
+No exception here ever holds an API key: messages are built from names and codes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class BrightbackError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in one desired-state document, pinned to its source position.
+
+    `field` is a dotted path (`spec.connection.state`); empty when the problem is with the
+    document as a whole (bad YAML, a duplicate site). Lines and columns are 1-based.
+    """
+
+    file: str
+    line: int
+    column: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class SpecError(BrightbackError):
+    """The desired state is invalid. Carries every problem found, in every file."""
+
+    def __init__(self, problems: Sequence[SpecProblem]) -> None:
+        self.problems: tuple[SpecProblem, ...] = tuple(problems)
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the desired state"
+        super().__init__(head + "".join(f"\n  {p}" for p in self.problems))
+
+
+class CredentialError(BrightbackError):
+    """A site's API key could not be resolved (missing variable or unreadable file).
+
+    The message names the reference (`env ACME_CHARGEBEE_API_KEY`), never a value.
+    """
+
+
+class ApiError(BrightbackError):
+    """The control plane answered with an error (Chargebee's error envelope).
+
+    `type`, `api_error_code` and `http_status` come from the body. Messages are the
+    server's own, which never echo credentials.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int,
+        type: str | None = None,  # noqa: A002 - Chargebee's field name
+        api_error_code: str | None = None,
+        param: str | None = None,
+        site: str | None = None,
+    ) -> None:
+        self.message = message
+        self.http_status = http_status
+        self.type = type
+        self.api_error_code = api_error_code
+        self.param = param
+        self.site = site
+        code = api_error_code or "unknown_error"
+        prefix = f"{site}: " if site else ""
+        super().__init__(f"{prefix}{code} (HTTP {http_status}): {message}")
+
+
+class TransportError(BrightbackError):
+    """The control plane could not be reached or did not answer in time, after retries."""
+
+
+class PlanBlocked(BrightbackError):
+    """A step cannot run without an allowance or an outside event.
+
+    `reason` is a stable code (`disconnect_not_allowed`); `unblock` says exactly what
+    would let it proceed (`set spec.policy.allowDisconnect: true or pass --allow-disconnect`).
+    """
+
+    def __init__(self, reason: str, message: str, unblock: str) -> None:
+        self.reason = reason
+        self.unblock = unblock
+        super().__init__(f"{reason}: {message} (to proceed: {unblock})")
+
+
+class PlanMismatch(BrightbackError):
+    """A saved plan no longer matches what a fresh plan says; nothing was applied."""
