@@ -1,0 +1,570 @@
+"""The only code that talks to the control plane: httpx, retries, idempotency, no leaks.
+
+Two classes on purpose. `ReadOnlyClient` (what `brightback plan` gets) has no write method,
+and its transport refuses any method but GET, so a dry run cannot write even by mistake.
+`Client` adds `execute()` (one route per planned `Action`) and `pre_cancel_session()`.
+
+What a caller may rely on:
+- the API key is resolved from the site's reference at every call (so rotation works) and
+  is never part of an exception, a log line or a repr: error messages are built here from
+  the site, the route and Chargebee's error envelope, never from httpx's exceptions;
+- connect errors, timeouts, lost responses, 5xx and 429 are retried with exponential
+  backoff and full jitter (429 honours Retry-After, capped); other 4xx never are;
+- every POST carries a `chargebee-idempotency-key`, so a retry after a lost response
+  replays the first answer instead of acting twice;
+- one pooled `httpx.Client` is shared by every thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import ipaddress
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler import __version__
+from reconciler.credentials import resolve_api_key
+from reconciler.errors import ApiError, BrightbackError, TransportError
+from reconciler.live import live_from_api
+from reconciler.model import Desired, Live
+from reconciler.plan import Action, Scalar, Step
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL_TEMPLATE = "https://{site}.chargebee.com/api/v2"
+URL_ENV = "BRIGHTBACK_API_URL"
+IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ClientConfigError(BrightbackError):
+    """The client configuration is unsafe or malformed (bad URL template, plain http)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: `max_attempts` counts the first try."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.2  # seconds; doubled every attempt, full jitter below the cap
+    max_delay: float = 10.0
+    max_retry_after: float = 30.0  # a Retry-After longer than this is cut to this
+
+    def backoff(self, attempt: int, rng: Callable[[float, float], float]) -> float:
+        """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2**attempt)]."""
+        ceiling = min(self.max_delay, self.base_delay * (2**attempt))
+        return rng(0.0, ceiling)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where and how to reach the control plane. Holds no secret, so it can be logged."""
+
+    url_template: str = DEFAULT_URL_TEMPLATE
+    timeout: float = 30.0  # read/write/pool seconds per request
+    connect_timeout: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_connections: int = 32  # size it to the fleet's concurrency
+    verify: bool = True  # TLS verification; never turned off by the CLI
+
+    def __post_init__(self) -> None:
+        if "{site}" not in self.url_template:
+            raise ClientConfigError(
+                f"API URL template {self.url_template!r} must contain {{site}}, "
+                "e.g. https://{site}.chargebee.com/api/v2"
+            )
+        _check_url(self.url_template.replace("{site}", "site"))
+
+    @classmethod
+    def from_env(cls, url_template: str | None = None, **overrides: Any) -> ClientConfig:
+        """Explicit template first (the --api-url option), then $BRIGHTBACK_API_URL, then
+        Chargebee's own per-site URL."""
+        template = url_template or os.environ.get(URL_ENV) or DEFAULT_URL_TEMPLATE
+        return cls(url_template=template, **overrides)
+
+    def base_url(self, site: str) -> str:
+        if not site or not all(c.isalnum() or c == "-" for c in site):
+            raise ClientConfigError(f"site name {site!r} is not a valid Chargebee site name")
+        return self.url_template.replace("{site}", site).rstrip("/")
+
+    def with_options(self, **changes: Any) -> ClientConfig:
+        return replace(self, **changes)
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ClientConfigError(f"API URL {url!r} must be an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ClientConfigError("API URL must not carry credentials; use the spec's reference")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ClientConfigError(
+            f"refusing plain http:// to {parts.hostname}: API keys would travel in clear; "
+            "use https:// (plain http is allowed for loopback emulators only)"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def idempotency_key(site: str, plan_fingerprint: str, step_index: int, action: str) -> str:
+    """The same step of the same plan on the same site always gets the same key.
+
+    The fingerprint covers the live version the plan started from, and versions only grow,
+    so a key is never reused for a different write, while a retry (or a re-run after a lost
+    response) replays the first answer instead of acting twice.
+    """
+    material = "\x1f".join((site, plan_fingerprint, str(step_index), str(action)))
+    return "bbgo-" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+class ClientStats:
+    """Thread-safe counters for the fleet's Prometheus metrics."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()  # by method
+        self._responses: Counter[str] = Counter()  # by status code
+        self._retries: Counter[str] = Counter()  # by reason
+        self._errors: Counter[str] = Counter()  # by kind (api_error_code or transport kind)
+
+    def _bump(self, counter: Counter[str], key: str) -> None:
+        with self._lock:
+            counter[key] += 1
+
+    def request(self, method: str) -> None:
+        self._bump(self._requests, method)
+
+    def response(self, status: int) -> None:
+        self._bump(self._responses, str(status))
+
+    def retry(self, reason: str) -> None:
+        self._bump(self._retries, reason)
+
+    def error(self, kind: str) -> None:
+        self._bump(self._errors, kind)
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {
+                "requests": dict(self._requests),
+                "responses": dict(self._responses),
+                "retries": dict(self._retries),
+                "errors": dict(self._errors),
+            }
+
+
+def _retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+def _basic_auth(secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{secret}:".encode()).decode("ascii")
+
+
+def _form_value(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+class _Session:
+    """Retry and error machinery over one shared httpx.Client.
+
+    A read-only session refuses anything but GET, so `ReadOnlyClient` cannot write even
+    through private attributes.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        http: httpx.Client | None,
+        *,
+        read_only: bool,
+        sleep: Callable[[float], None],
+        rng: Callable[[float, float], float],
+        stats: ClientStats,
+    ) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.stats = stats
+        self._sleep = sleep
+        self._rng = rng
+        self._timeout = httpx.Timeout(
+            config.timeout,
+            connect=config.connect_timeout,
+            read=config.timeout,
+            write=config.timeout,
+            pool=config.timeout,
+        )
+        self._owns_http = http is None
+        self._http = http or httpx.Client(
+            timeout=self._timeout,
+            limits=httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_connections,
+            ),
+            verify=config.verify,
+            follow_redirects=False,  # a redirect would resend the Authorization header
+            headers={"User-Agent": f"brightback-gitops/{__version__}"},
+        )
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def request(
+        self,
+        desired: Desired,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        if self.read_only and method != "GET":
+            raise TypeError("a read-only client cannot send " + method)
+        site = desired.site
+        url = self.config.base_url(site) + path
+        key = resolve_api_key(desired.credentials)  # at call time: rotation just works
+        headers = {"Authorization": _basic_auth(key.reveal()), "Accept": "application/json"}
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+        policy = self.config.retry
+        what = f"{site}: {method} {path}"
+        last_problem = ""
+        for attempt in range(policy.max_attempts):
+            self.stats.request(method)
+            delay: float | None = None
+            try:
+                response = self._http.request(
+                    method, url, params=params, data=form, headers=headers, timeout=self._timeout
+                )
+            except httpx.TimeoutException as exc:
+                reason, last_problem = "timeout", f"timed out ({type(exc).__name__})"
+            except httpx.ConnectError:
+                reason, last_problem = "connect", "connection refused or unreachable"
+            except httpx.TransportError as exc:
+                # RemoteProtocolError here is the lost response: the write may have
+                # committed; the idempotency key makes the retry a replay.
+                reason, last_problem = "network", f"connection lost ({type(exc).__name__})"
+            else:
+                self.stats.response(response.status_code)
+                if response.is_success:
+                    return self._json(response, what)
+                if response.status_code not in _RETRY_STATUSES:
+                    raise self._api_error(response, site)
+                reason = "http_429" if response.status_code == 429 else "http_5xx"
+                last_problem = f"HTTP {response.status_code}"
+                if response.status_code == 429:
+                    retry_after = _retry_after_seconds(
+                        response.headers.get("Retry-After"), time.time()
+                    )
+                    if retry_after is not None:
+                        delay = min(retry_after, policy.max_retry_after)
+                if attempt == policy.max_attempts - 1:
+                    raise self._api_error(response, site)
+            if attempt == policy.max_attempts - 1:
+                break
+            if delay is None:
+                delay = policy.backoff(attempt, self._rng)
+            self.stats.retry(reason)
+            log.info(
+                "%s: %s, retry %d/%d in %.2fs",
+                what,
+                last_problem,
+                attempt + 1,
+                policy.max_attempts - 1,
+                delay,
+            )
+            self._sleep(delay)
+        self.stats.error("transport")
+        raise TransportError(
+            f"{what}: {last_problem} after {policy.max_attempts} attempts "
+            f"({self.config.base_url(site)})"
+        )
+
+    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.stats.error("unexpected_response")
+            raise ApiError(
+                f"{what}: answer is not a JSON object",
+                http_status=response.status_code,
+                api_error_code="unexpected_response",
+            )
+        return body
+
+    def _api_error(self, response: httpx.Response, site: str) -> ApiError:
+        """Chargebee's envelope -> ApiError. Never the request, never the headers."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("api_error_code"):
+            code = str(body["api_error_code"])
+            error = ApiError(
+                str(body.get("message") or code),
+                http_status=int(body.get("http_status_code") or response.status_code),
+                type=str(body["type"]) if body.get("type") else None,
+                api_error_code=code,
+                param=str(body["param"]) if body.get("param") else None,
+                site=site,
+            )
+        else:
+            code = "unexpected_response"
+            error = ApiError(
+                f"HTTP {response.status_code} without a Chargebee error body "
+                f"(is {self.config.base_url(site)} a Chargebee API?)",
+                http_status=response.status_code,
+                api_error_code=code,
+                site=site,
+            )
+        self.stats.error(code)
+        return error
+
+
+class ReadOnlyClient:
+    """Reads a site's integration and events. Has no write method, by construction."""
+
+    _read_only = True
+
+    def __init__(
+        self,
+        config: ClientConfig | None = None,
+        *,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[float, float], float] = random.uniform,
+        stats: ClientStats | None = None,
+    ) -> None:
+        self.config = config or ClientConfig.from_env()
+        self.stats = stats or ClientStats()
+        self._session = _Session(
+            self.config,
+            http,
+            read_only=self._read_only,
+            sleep=sleep,
+            rng=rng,
+            stats=self.stats,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url_template={self.config.url_template!r})"
+
+    def read(self, desired: Desired) -> Live:
+        """The site's whole integration state in one GET (the planner's only input)."""
+        body = self._session.request(desired, "GET", "/brightback_integration")
+        return _live(body, desired.site)
+
+    def events(
+        self, desired: Desired, *, since: int | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """Recent events, newest first; `since` is epoch seconds (exclusive)."""
+        params = {"limit": str(max(1, min(100, limit)))}
+        if since is not None:
+            params["occurred_at[after]"] = str(since)
+        body = self._session.request(desired, "GET", "/events", params=params)
+        entries = body.get("list", [])
+        return [e["event"] for e in entries if isinstance(e, dict) and "event" in e]
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _live(body: Mapping[str, Any], site: str) -> Live:
+    try:
+        return live_from_api(body)
+    except ApiError as exc:
+        raise ApiError(
+            exc.message,
+            http_status=exc.http_status,
+            api_error_code=exc.api_error_code,
+            site=site,
+        ) from None
+
+
+# action -> (path, form builder). The table in docs/planning-rules.md, in code.
+_FormBuilder = Callable[[Desired, Mapping[str, Scalar]], dict[str, Scalar]]
+
+
+def _arg(args: Mapping[str, Scalar], *names: str, default: Scalar = None) -> Scalar:
+    for name in names:
+        if name in args and args[name] is not None:
+            return args[name]
+    return default
+
+
+def _sign_up(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    form: dict[str, Scalar] = {
+        "brightback_site": _arg(
+            args, "brightback_site", default=desired.connection.brightback_site
+        ),
+    }
+    email = _arg(args, "email")
+    if email is not None:
+        form["email"] = email
+    return form
+
+
+def _connect(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    return {
+        "brightback_site": _arg(
+            args, "brightback_site", default=desired.connection.brightback_site
+        ),
+        "access_level": "read_write",  # rule 4: the only level the integration works with
+    }
+
+
+def _set_mode(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    default = desired.integrate_via.value if desired.integrate_via else None
+    return {"integrate_via": _arg(args, "integrate_via", "mode", default=default)}
+
+
+def _disable_reason_codes(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    return {"reason_codes_enabled": False}
+
+
+def _enable_toggle(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    return {"cancellation_via_brightback": True}
+
+
+def _disconnect(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    return {"confirm": True}
+
+
+def _restore(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
+    return {
+        "reason_codes_enabled": _arg(
+            args, "reason_codes_enabled", "reason_codes", default=desired.fallback.reason_codes
+        ),
+        "portal_cancellation_enabled": _arg(
+            args,
+            "portal_cancellation_enabled",
+            "portal_cancellation",
+            default=desired.fallback.portal_cancellation,
+        ),
+    }
+
+
+ROUTES: dict[Action, tuple[str, _FormBuilder]] = {
+    Action.SIGN_UP: ("/brightback_integration/sign_up", _sign_up),
+    Action.CONNECT: ("/brightback_integration/connect", _connect),
+    Action.SET_INTEGRATION_MODE: ("/brightback_integration/update", _set_mode),
+    Action.DISABLE_REASON_CODES: ("/cancellation_settings/update", _disable_reason_codes),
+    Action.ENABLE_CANCELLATION_VIA_BRIGHTBACK: ("/brightback_integration/update", _enable_toggle),
+    Action.DISCONNECT: ("/brightback_integration/disconnect", _disconnect),
+    Action.RESTORE_CANCEL_EXPERIENCE: ("/cancellation_settings/update", _restore),
+}
+
+
+class Client(ReadOnlyClient):
+    """Adds the writes. Each write names the version it planned from and its idempotency key."""
+
+    _read_only = False
+
+    def execute(
+        self, desired: Desired, step: Step, *, expected_version: int, idempotency_key: str
+    ) -> Live:
+        """Run one planned step; returns the resource the server answered with (the state
+        right after the write, so apply can verify without another read)."""
+        path, build = ROUTES[step.action]
+        form = build(desired, step.args)
+        missing = [name for name, value in form.items() if value is None]
+        if missing:
+            raise ApiError(
+                f"step {step.action.value} has no value for {', '.join(missing)}",
+                http_status=0,
+                api_error_code="invalid_step",
+                site=desired.site,
+            )
+        encoded = {name: _form_value(value) for name, value in form.items()}
+        encoded["expected_version"] = str(expected_version)
+        body = self._session.request(
+            desired, "POST", path, form=encoded, idempotency_key=idempotency_key
+        )
+        return _live(body, desired.site)
+
+    def pre_cancel_session(self, desired: Desired, subscription_id: str) -> dict[str, Any]:
+        """Start a Brightback cancel session (retention_api mode, rule 11): the probe."""
+        body = self._session.request(
+            desired,
+            "POST",
+            "/brightback_integration/pre_cancel_sessions",
+            form={"subscription_id": subscription_id},
+            idempotency_key=f"bbgo-probe-{uuid.uuid4()}",  # one per call, stable across retries
+        )
+        session = body.get("pre_cancel_session")
+        if not isinstance(session, dict):
+            raise ApiError(
+                "answer has no pre_cancel_session",
+                http_status=200,
+                api_error_code="unexpected_response",
+                site=desired.site,
+            )
+        return session
+
+
+__all__ = [
+    "DEFAULT_URL_TEMPLATE",
+    "IDEMPOTENCY_HEADER",
+    "ROUTES",
+    "URL_ENV",
+    "Client",
+    "ClientConfig",
+    "ClientConfigError",
+    "ClientStats",
+    "ReadOnlyClient",
+    "RetryPolicy",
+    "idempotency_key",
+]
