@@ -1,0 +1,285 @@
+"""Carry out one site's plan, verifying every write, and stop at the first surprise.
+
+Level-triggered like a Kubernetes controller: the apply reads the world, plans, and writes
+one step at a time. Each write names the version it planned from (the server refuses a
+stale one) and a deterministic idempotency key (a retry after a lost response replays the
+first answer). The resource each write returns is the state after it, so verification
+costs no extra request. When the site moved under us (a stale version, a broken promise, a
+version that jumped because someone clicked in the admin console) the apply stops and
+re-plans from a fresh read, a bounded number of times. It never guesses.
+
+`apply_site` never raises for a site-level failure: the result carries a Failed condition
+with a reason code, so one bad site cannot stop a fleet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from reconciler.client import Client, idempotency_key
+from reconciler.errors import ApiError, BrightbackError, CredentialError, TransportError
+from reconciler.live import live_to_api
+from reconciler.model import Desired, Live
+from reconciler.plan import Condition, ConditionType, Plan, Scalar, Step, plan
+
+_MISSING = object()
+
+
+class StepStatus(StrEnum):
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    step: Step
+    status: StepStatus
+    message: str
+    version_after: int | None
+
+
+@dataclass(frozen=True)
+class SiteResult:
+    """Everything that happened to one site in one apply, for reports and metrics."""
+
+    desired: Desired
+    plan: Plan  # the first plan (what a reviewer saw)
+    replans: tuple[Plan, ...]  # plans made after the site moved under us
+    outcomes: tuple[StepOutcome, ...]
+    final_live: Live | None
+    conditions: tuple[Condition, ...]
+    error: str | None
+
+    @property
+    def changed(self) -> bool:
+        return any(o.status is StepStatus.APPLIED for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not any(
+            c.type is ConditionType.FAILED for c in self.conditions
+        )
+
+    @property
+    def last_plan(self) -> Plan:
+        return self.replans[-1] if self.replans else self.plan
+
+
+class _Restart(Exception):  # control flow only: never escapes this module
+    """The site moved under the apply: re-plan from a fresh read."""
+
+    def __init__(self, why: str, fresh: Live | None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.fresh = fresh
+
+
+def _lookup(document: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = document
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def broken_promises(step: Step, live: Live) -> list[str]:
+    """The `expect` entries the state after a write does not meet, as readable lines."""
+    document = live_to_api(live)
+    problems = []
+    for path, wanted in step.expect.items():
+        actual = _lookup(document, path)
+        if actual is _MISSING:
+            problems.append(f"{path} is missing (expected {_show(wanted)})")
+        elif actual != wanted:
+            problems.append(f"{path} is {_show(actual)} (expected {_show(wanted)})")
+    return problems
+
+
+def _show(value: Scalar | object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def _failed(reason: str, message: str, unblock: str | None = None) -> Condition:
+    return Condition(ConditionType.FAILED, reason, message, unblock)
+
+
+def _error_reason(exc: BrightbackError) -> str:
+    if isinstance(exc, ApiError):
+        return exc.api_error_code or "api_error"
+    if isinstance(exc, CredentialError):
+        return "credential_error"
+    if isinstance(exc, TransportError):
+        return "transport_error"
+    return "error"
+
+
+def _error_unblock(exc: BrightbackError) -> str | None:
+    if isinstance(exc, CredentialError):
+        return "provide the API key the spec's credentials reference points at"
+    if isinstance(exc, TransportError):
+        return "check network access to the API URL, then re-run"
+    if isinstance(exc, ApiError) and exc.http_status == 401:
+        return "check the site's API key (it may have been rotated or revoked)"
+    return None
+
+
+def final_conditions(last: Plan) -> tuple[Condition, ...]:
+    """Conditions after an apply: the last plan's Waiting/Blocked/Drifted, else Ready."""
+    kept = tuple(c for c in last.conditions if c.type is not ConditionType.READY)
+    if kept:
+        return kept
+    ready = [c for c in last.conditions if c.type is ConditionType.READY]
+    return tuple(ready) or (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+
+
+def apply_site(
+    desired: Desired,
+    client: Client,
+    *,
+    allow_disconnect: bool = False,
+    max_replans: int = 3,
+    live: Live | None = None,
+) -> SiteResult:
+    """Converge one site. `live` skips the first read (a caller that just planned)."""
+    outcomes: list[StepOutcome] = []
+    replans: list[Plan] = []
+    first: Plan | None = None
+    current = live
+
+    def result(
+        conditions: tuple[Condition, ...], error: str | None, final: Live | None
+    ) -> SiteResult:
+        shown = first or Plan(name=desired.name, site=desired.site, live_version=None)
+        return SiteResult(desired, shown, tuple(replans), tuple(outcomes), final, conditions, error)
+
+    try:
+        if current is None:
+            current = client.read(desired)
+        active = plan(desired, current, allow_disconnect=allow_disconnect)
+        first = active
+        while True:
+            if active.blocked:
+                outcomes.extend(
+                    StepOutcome(s, StepStatus.SKIPPED, "not run: the plan is blocked", None)
+                    for s in active.steps
+                )
+                return result(active.conditions, None, current)
+            try:
+                current = _run_steps(desired, client, active, current, outcomes)
+            except _Restart as restart:
+                if len(replans) >= max_replans:
+                    condition = _failed(
+                        "replan_limit_exceeded",
+                        f"the site kept changing during the apply ({restart.why}); "
+                        f"gave up after {max_replans} re-plans",
+                        "re-run apply once nobody is editing the site in the admin console",
+                    )
+                    return result((condition,), condition.message, restart.fresh or current)
+                current = client.read(desired)
+                active = plan(desired, current, allow_disconnect=allow_disconnect)
+                replans.append(active)
+                continue
+            # Every step ran and kept its promise: plan again from the state the last
+            # write returned (no extra request). Normally nothing is left to do.
+            if not active.steps:
+                return result(final_conditions(active), None, current)
+            again = plan(desired, current, allow_disconnect=allow_disconnect)
+            if not again.steps or again.blocked:
+                if again.steps:
+                    replans.append(again)
+                return result(final_conditions(again), None, current)
+            if len(replans) >= max_replans:
+                condition = _failed(
+                    "not_converged",
+                    f"{len(again.steps)} step(s) still planned after {max_replans} re-plans",
+                )
+                return result((condition,), condition.message, current)
+            replans.append(again)
+            active = again
+    except (CredentialError, ApiError, TransportError) as exc:
+        condition = _failed(_error_reason(exc), str(exc), _error_unblock(exc))
+        return result((condition,), str(exc), current)
+
+
+def _run_steps(
+    desired: Desired,
+    client: Client,
+    active: Plan,
+    start: Live,
+    outcomes: list[StepOutcome],
+) -> Live:
+    """Run `active` from `start`; return the state after the last write.
+
+    Raises `_Restart` when the site moved; lets site-level errors through after recording
+    the failed step and skipping the rest.
+    """
+    current = start
+    fingerprint = active.fingerprint
+    for index, step in enumerate(active.steps):
+        version = current.version
+        key = idempotency_key(desired.site, fingerprint, index, step.action.value)
+        try:
+            after = client.execute(desired, step, expected_version=version, idempotency_key=key)
+        except ApiError as exc:
+            if exc.api_error_code == "stale_version":
+                outcomes.append(
+                    StepOutcome(
+                        step,
+                        StepStatus.SKIPPED,
+                        "not run: the site changed since it was read; re-planned",
+                        None,
+                    )
+                )
+                raise _Restart(f"version {version} is stale", None) from None
+            outcomes.append(StepOutcome(step, StepStatus.FAILED, str(exc), None))
+            _skip_rest(active.steps[index + 1 :], outcomes)
+            raise
+        except (CredentialError, TransportError) as exc:
+            outcomes.append(StepOutcome(step, StepStatus.FAILED, str(exc), None))
+            _skip_rest(active.steps[index + 1 :], outcomes)
+            raise
+        problems = broken_promises(step, after)
+        jumped = after.version > version + 1
+        if problems:
+            outcomes.append(
+                StepOutcome(
+                    step,
+                    StepStatus.FAILED,
+                    "written, but the site does not show it: " + "; ".join(problems),
+                    after.version,
+                )
+            )
+            raise _Restart("; ".join(problems), after)
+        outcomes.append(
+            StepOutcome(step, StepStatus.APPLIED, step.reason or "applied", after.version)
+        )
+        current = after
+        if jumped and index + 1 < len(active.steps):
+            raise _Restart(
+                f"version went from {version} to {after.version}: changed by someone else",
+                after,
+            )
+    return current
+
+
+def _skip_rest(steps: tuple[Step, ...], outcomes: list[StepOutcome]) -> None:
+    outcomes.extend(
+        StepOutcome(s, StepStatus.SKIPPED, "not run: an earlier step failed", None) for s in steps
+    )
+
+
+__all__ = [
+    "SiteResult",
+    "StepOutcome",
+    "StepStatus",
+    "apply_site",
+    "broken_promises",
+    "final_conditions",
+]
