@@ -31,7 +31,9 @@ class SpecProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -72,7 +74,7 @@ class ApiError(BrightbackError):
         message: str,
         *,
         http_status: int,
-        type: str | None = None,  # noqa: A002 - Chargebee's field name
+        type: str | None = None,
         api_error_code: str | None = None,
         param: str | None = None,
         site: str | None = None,

@@ -1,0 +1,374 @@
+"""Load desired state: YAML files in, validated immutable `Desired` values out.
+
+Loading is all-or-nothing: every problem in every file is collected and raised together
+in one `SpecError`, and no caller ever gets a partial fleet to act on. Each problem names
+the file, line, column and field path, and says what was expected.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler import _schema
+from reconciler._yaml import Document, decode, iter_key_paths, parse_documents
+from reconciler.errors import SpecError, SpecProblem
+from reconciler.model import (
+    ConnectionState,
+    Credentials,
+    DeletionPolicy,
+    Desired,
+    DesiredConnection,
+    FallbackCancelExperience,
+    IntegrationMode,
+    Management,
+    Policy,
+    Probe,
+    SourceRef,
+    _frozen_map,
+)
+
+SCHEMA_PATH = _schema.SCHEMA_PATH
+API_VERSION = "brightback-gitops/v1alpha1"
+KIND = "BrightbackIntegration"
+YAML_SUFFIXES = (".yaml", ".yml")
+STDIN = "-"
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "SCHEMA_PATH",
+    "LoadResult",
+    "desired_from_document",
+    "desired_to_document",
+    "discover_files",
+    "load",
+    "load_text",
+    "load_with_report",
+    "validate_document",
+]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    desired: tuple[Desired, ...]
+    skipped: tuple[str, ...]  # files found in directories that hold no document of ours
+
+
+def load(paths: Sequence[str | Path]) -> list[Desired]:
+    """Every document under `paths` (files, directories searched recursively, `-` for stdin).
+
+    Raises SpecError listing every problem found anywhere; returns nothing partial.
+    """
+    return list(load_with_report(paths).desired)
+
+
+def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
+    """`load`, also naming the files skipped in directory walks.
+
+    A directory of configuration often holds other tools' YAML too (Pulumi.yaml, CI
+    workflows, Kubernetes manifests). In a directory walk, a document that has neither our
+    `apiVersion` prefix nor our `kind` is not ours and is skipped; one that has either is
+    checked strictly, so a typo in one of the two is an error, never a silent skip. Files
+    named explicitly, and stdin, are always strict.
+    """
+    problems: list[SpecProblem] = []
+    loaded: list[tuple[Desired, Document, str]] = []
+    skipped: list[str] = []
+    files, missing = discover_files(paths)
+    problems.extend(missing)
+    explicit = {str(Path(p)) for p in paths}
+    for name, base_dir, data in _read_all(files, problems):
+        strict = name in explicit or name == "<stdin>"
+        if not _load_one_file(data, name, base_dir, loaded, problems, strict=strict):
+            skipped.append(name)
+    problems.extend(_fleet_problems(loaded))
+    if problems:
+        raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
+    return LoadResult(tuple(desired for desired, _, _ in loaded), tuple(skipped))
+
+
+def load_text(text: str, filename: str = "<string>") -> list[Desired]:
+    """Documents from a string, with the same checks as files (used by tests and stdin)."""
+    problems: list[SpecProblem] = []
+    loaded: list[tuple[Desired, Document, str]] = []
+    _load_one_file(text.encode("utf-8"), filename, Path.cwd(), loaded, problems)
+    problems.extend(_fleet_problems(loaded))
+    if problems:
+        raise SpecError(problems)
+    return [desired for desired, _, _ in loaded]
+
+
+def validate_document(doc: Mapping[str, Any], *, filename: str = "<inputs>") -> list[SpecProblem]:
+    """Schema and cross-field problems of one document already in memory (Pulumi inputs).
+
+    Positions are unknown for in-memory values, so they are reported as 1:1; the field
+    path is what names the property.
+    """
+    document = Document(value=dict(doc), line=1, column=1)
+    return _document_problems(document, filename)
+
+
+def desired_from_document(
+    doc: Mapping[str, Any], *, filename: str = "<inputs>", base_dir: Path | None = None
+) -> Desired:
+    """A `Desired` from one in-memory document; raises SpecError if it is invalid."""
+    problems = validate_document(doc, filename=filename)
+    if problems:
+        raise SpecError(problems)
+    return _build(dict(doc), SourceRef(filename, 1, 1), base_dir or Path.cwd())
+
+
+def desired_to_document(desired: Desired) -> dict[str, Any]:
+    """The YAML document form of `desired`, defaults written out (export, Pulumi inputs)."""
+    credentials: dict[str, str] = {}
+    if desired.credentials.api_key_env is not None:
+        credentials["apiKeyFromEnv"] = desired.credentials.api_key_env
+    elif desired.credentials.api_key_file is not None:
+        credentials["apiKeyFromFile"] = desired.credentials.api_key_file
+    connection: dict[str, Any] = {"state": desired.connection.state.value}
+    if desired.wants_connected:
+        connection["brightbackSite"] = desired.connection.brightback_site
+        connection["signUpIfMissing"] = desired.connection.sign_up_if_missing
+    if desired.connection.account_email is not None:
+        connection["accountEmail"] = desired.connection.account_email
+    metadata: dict[str, Any] = {"name": desired.name}
+    if desired.labels:
+        metadata["labels"] = dict(desired.labels)
+    spec: dict[str, Any] = {
+        "site": desired.site,
+        "credentials": credentials,
+        "connection": connection,
+    }
+    if desired.integrate_via is not None:
+        spec["integrateVia"] = desired.integrate_via.value
+    spec["cancellationViaBrightback"] = desired.cancellation_via_brightback
+    spec["fallbackCancelExperience"] = {
+        "portalCancellation": desired.fallback.portal_cancellation,
+        "reasonCodes": desired.fallback.reason_codes,
+    }
+    spec["policy"] = {
+        "management": desired.policy.management.value,
+        "allowDisconnect": desired.policy.allow_disconnect,
+        "suspended": desired.policy.suspended,
+        "deletionPolicy": desired.policy.deletion_policy.value,
+    }
+    if desired.probe is not None:
+        spec["probe"] = {"subscriptionId": desired.probe.subscription_id}
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def discover_files(paths: Sequence[str | Path]) -> tuple[list[str | Path], list[SpecProblem]]:
+    """Expand directories (recursively, sorted, *.yaml/*.yml, hidden entries skipped)."""
+    found: list[str | Path] = []
+    problems: list[SpecProblem] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        if str(raw) == STDIN:
+            found.append(STDIN)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            candidates: Iterable[Path] = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in YAML_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            candidates = [path]
+        else:
+            problems.append(SpecProblem(str(path), 1, 1, "", "no such file or directory"))
+            continue
+        for candidate in candidates:
+            resolved = candidate.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                found.append(candidate)
+    return found, problems
+
+
+def _read_all(
+    files: Sequence[str | Path], problems: list[SpecProblem]
+) -> Iterator[tuple[str, Path, bytes]]:
+    for entry in files:
+        if entry == STDIN:
+            yield "<stdin>", Path.cwd(), sys.stdin.buffer.read()
+            continue
+        path = Path(entry)
+        try:
+            yield str(path), path.resolve().parent, path.read_bytes()
+        except OSError as exc:
+            problems.append(SpecProblem(str(path), 1, 1, "", f"cannot read: {exc.strerror}"))
+
+
+def _load_one_file(
+    data: bytes,
+    filename: str,
+    base_dir: Path,
+    loaded: list[tuple[Desired, Document, str]],
+    problems: list[SpecProblem],
+    *,
+    strict: bool = True,
+) -> bool:
+    """Load one file's documents; False when a lenient walk found none of ours in it."""
+    text, decode_problems = decode(data, filename)
+    problems.extend(decode_problems)
+    if text is None:
+        return True
+    documents, parse_problems = parse_documents(text, filename)
+    if not strict and not any(_is_ours(d.value) for d in documents):
+        # Nothing of ours parsed. A file that fails to parse but mentions our apiVersion or
+        # kind is still ours to report; anything else belongs to another tool.
+        if parse_problems and _mentions_us(text):
+            problems.extend(parse_problems)
+            return True
+        return False
+    problems.extend(parse_problems)
+    for document in documents:
+        if not strict and not _is_ours(document.value):
+            continue
+        document_problems = _document_problems(document, filename)
+        problems.extend(document_problems)
+        if not document_problems:
+            source = SourceRef(filename, document.line, document.column)
+            loaded.append((_build(document.value, source, base_dir), document, filename))
+    return True
+
+
+def _is_ours(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    api_version, kind = value.get("apiVersion"), value.get("kind")
+    return (isinstance(api_version, str) and api_version.startswith("brightback-gitops/")) or (
+        kind == KIND
+    )
+
+
+def _mentions_us(text: str) -> bool:
+    """A file that fails to parse is ours to report if it mentions our apiVersion or kind."""
+    return "brightback-gitops/" in text or KIND in text
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _document_problems(document: Document, filename: str) -> list[SpecProblem]:
+    def problem(path: tuple[str | int, ...], message: str, *, key: bool = False) -> SpecProblem:
+        line, column = document.position_of(path, key=key)
+        return SpecProblem(filename, line, column, _dotted(path), message)
+
+    reading = [
+        SpecProblem(filename, line, column, _dotted(path), message)
+        for line, column, path, message in document.problems
+    ]
+    value = document.value
+    if not isinstance(value, dict):
+        if reading:
+            return reading
+        return [problem((), "a document must be a mapping with apiVersion, kind, metadata, spec")]
+    problems = [
+        problem(
+            path,
+            "looks like an API key: inline keys are not allowed; reference it with "
+            "credentials.apiKeyFromEnv or credentials.apiKeyFromFile",
+        )
+        for path, scalar in iter_key_paths(value)
+        if _schema.looks_like_api_key(scalar)
+    ]
+    # Schema messages never echo a key-like value (see _schema.render), so checking goes on;
+    # the field already reported as an inline key is not reported twice.
+    flagged = {p.field for p in problems}
+    for issue in _schema.schema_issues(value):
+        if _dotted(issue.path) not in flagged:
+            problems.append(problem(issue.path, issue.message, key=issue.key))
+    return reading + problems
+
+
+def _fleet_problems(loaded: Sequence[tuple[Desired, Document, str]]) -> list[SpecProblem]:
+    """Rules across documents: one document per site, one per name."""
+    problems: list[SpecProblem] = []
+    for attribute, field, noun in (
+        ("site", "spec.site", "site"),
+        ("name", "metadata.name", "name"),
+    ):
+        first_seen: dict[str, tuple[Document, str]] = {}
+        for desired, document, filename in loaded:
+            key = getattr(desired, attribute)
+            if key in first_seen:
+                first_doc, first_file = first_seen[key]
+                path = tuple(field.split("."))
+                line, column = document.position_of(path)
+                first_line, _ = first_doc.position_of(path)
+                problems.append(
+                    SpecProblem(
+                        filename,
+                        line,
+                        column,
+                        field,
+                        f"{noun} {key!r} is already declared at {first_file}:{first_line}; "
+                        f"each {noun} may be declared once",
+                    )
+                )
+            else:
+                first_seen[key] = (document, filename)
+    return problems
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired:
+    """A Desired from a document that has passed validation (so keys and types are right)."""
+    metadata, spec = doc["metadata"], doc["spec"]
+    credentials = spec["credentials"]
+    key_file = credentials.get("apiKeyFromFile")
+    connection = spec["connection"]
+    fallback = spec.get("fallbackCancelExperience", {})
+    policy = spec.get("policy", {})
+    probe = spec.get("probe")
+    mode = spec.get("integrateVia")
+    email = connection.get("accountEmail")
+    return Desired(
+        name=metadata["name"],
+        site=spec["site"],
+        credentials=Credentials(
+            api_key_env=credentials.get("apiKeyFromEnv"),
+            api_key_file=str(base_dir / key_file) if key_file is not None else None,
+        ),
+        connection=DesiredConnection(
+            state=ConnectionState(connection["state"]),
+            brightback_site=connection.get("brightbackSite"),
+            account_email=email.strip().lower() if email else None,
+            sign_up_if_missing=bool(connection.get("signUpIfMissing", False)),
+        ),
+        integrate_via=IntegrationMode(mode) if mode else None,
+        cancellation_via_brightback=bool(spec.get("cancellationViaBrightback", False)),
+        fallback=FallbackCancelExperience(
+            portal_cancellation=bool(fallback.get("portalCancellation", True)),
+            reason_codes=bool(fallback.get("reasonCodes", True)),
+        ),
+        policy=Policy(
+            management=Management(policy.get("management", "full")),
+            allow_disconnect=bool(policy.get("allowDisconnect", False)),
+            suspended=bool(policy.get("suspended", False)),
+            deletion_policy=DeletionPolicy(policy.get("deletionPolicy", "orphan")),
+        ),
+        labels=_frozen_map(metadata.get("labels")),
+        probe=Probe(subscription_id=probe["subscriptionId"]) if probe else None,
+        source=source,
+    )
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
