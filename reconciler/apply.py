@@ -130,6 +130,11 @@ def _error_unblock(exc: BrightbackError) -> str | None:
     return None
 
 
+def failure_condition(exc: BrightbackError) -> Condition:
+    """A Failed condition for a site-level error: a stable reason and what to do about it."""
+    return _failed(_error_reason(exc), str(exc), _error_unblock(exc))
+
+
 def final_conditions(last: Plan) -> tuple[Condition, ...]:
     """Conditions after an apply: the last plan's Waiting/Blocked/Drifted, else Ready."""
     kept = tuple(c for c in last.conditions if c.type is not ConditionType.READY)
@@ -204,8 +209,7 @@ def apply_site(
             replans.append(again)
             active = again
     except (CredentialError, ApiError, TransportError) as exc:
-        condition = _failed(_error_reason(exc), str(exc), _error_unblock(exc))
-        return result((condition,), str(exc), current)
+        return result((failure_condition(exc),), str(exc), current)
 
 
 def _run_steps(
@@ -281,5 +285,6 @@ __all__ = [
     "StepStatus",
     "apply_site",
     "broken_promises",
+    "failure_condition",
     "final_conditions",
 ]

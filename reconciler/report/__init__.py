@@ -1,0 +1,208 @@
+"""One result object for a plan or apply run, and renderers (text, JSON, Markdown) over it.
+
+Renderers are plugins keyed by format name, like octoDNS's plan outputs: each takes the
+same `RunReport` and writes to a stream, so a new format never touches the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TextIO
+
+from reconciler.apply import SiteResult, StepOutcome, StepStatus, failure_condition
+from reconciler.errors import BrightbackError
+from reconciler.model import Desired, Live
+from reconciler.plan import Condition, ConditionType, Plan
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+class SiteStatus(StrEnum):
+    """One word per site, worst first when sorting a summary."""
+
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CHANGES = "changes"  # plan: steps pending
+    APPLIED = "applied"  # apply: steps made and the site converged (or is waiting)
+    DRIFTED = "drifted"  # observe-only / suspended with drift
+    WAITING = "waiting"
+    IN_SYNC = "in_sync"
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """What one site looked like in one run. `live` is the state before a plan, or the
+    final state after an apply."""
+
+    name: str
+    site: str
+    status: SiteStatus
+    plan: Plan | None
+    live: Live | None
+    outcomes: tuple[StepOutcome, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    error: str | None = None
+    replans: tuple[Plan, ...] = ()
+    source: str | None = None
+
+    @classmethod
+    def from_plan(cls, desired: Desired, plan: Plan, live: Live) -> SiteReport:
+        return cls(
+            name=desired.name,
+            site=desired.site,
+            status=_plan_status(plan),
+            plan=plan,
+            live=live,
+            conditions=plan.conditions,
+            source=str(desired.source) if desired.source else None,
+        )
+
+    @classmethod
+    def from_error(cls, desired: Desired, error: BrightbackError) -> SiteReport:
+        condition = failure_condition(error)
+        return cls(
+            name=desired.name,
+            site=desired.site,
+            status=SiteStatus.FAILED,
+            plan=None,
+            live=None,
+            conditions=(condition,),
+            error=str(error),
+            source=str(desired.source) if desired.source else None,
+        )
+
+    @classmethod
+    def from_result(cls, result: SiteResult) -> SiteReport:
+        desired = result.desired
+        return cls(
+            name=desired.name,
+            site=desired.site,
+            status=_result_status(result),
+            plan=result.plan if result.plan.live_version is not None else None,
+            live=result.final_live,
+            outcomes=result.outcomes,
+            conditions=result.conditions,
+            error=result.error,
+            replans=result.replans,
+            source=str(desired.source) if desired.source else None,
+        )
+
+    @property
+    def unblock(self) -> tuple[str, ...]:
+        return tuple(c.unblock for c in self.conditions if c.unblock)
+
+
+def _has(conditions: Sequence[Condition], kind: ConditionType) -> bool:
+    return any(c.type is kind for c in conditions)
+
+
+def _plan_status(plan: Plan) -> SiteStatus:
+    if plan.blocked:
+        return SiteStatus.BLOCKED
+    if plan.steps:
+        return SiteStatus.CHANGES
+    if _has(plan.conditions, ConditionType.DRIFTED) or plan.drift:
+        return SiteStatus.DRIFTED
+    if _has(plan.conditions, ConditionType.WAITING):
+        return SiteStatus.WAITING
+    return SiteStatus.IN_SYNC
+
+
+def _result_status(result: SiteResult) -> SiteStatus:
+    if not result.ok:
+        return SiteStatus.FAILED
+    if _has(result.conditions, ConditionType.BLOCKED):
+        return SiteStatus.BLOCKED
+    if result.changed:
+        return SiteStatus.APPLIED
+    if _has(result.conditions, ConditionType.DRIFTED):
+        return SiteStatus.DRIFTED
+    if _has(result.conditions, ConditionType.WAITING):
+        return SiteStatus.WAITING
+    return SiteStatus.IN_SYNC
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A whole `plan` or `apply` run, sites ordered by name (stable output for diffs)."""
+
+    command: str  # "plan" | "apply"
+    sites: tuple[SiteReport, ...]
+    notes: tuple[str, ...] = field(default=())  # run-level messages (e.g. refusals)
+    refused: bool = False  # the whole run was refused (saved plan mismatch)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.sites, key=lambda s: (s.name, s.site)))
+        object.__setattr__(self, "sites", ordered)
+
+    def count(self, status: SiteStatus) -> int:
+        return sum(1 for s in self.sites if s.status is status)
+
+    @property
+    def exit_code(self) -> int:
+        """Terraform's convention: 0 in sync, 1 error, 2 changes pending (plan) or made (apply).
+
+        A refused run, a failed site, or (for apply) a blocked site is an error: the fleet
+        did not get where the config says.
+        """
+        if self.refused or self.count(SiteStatus.FAILED):
+            return EXIT_ERROR
+        if self.command == "apply":
+            if self.count(SiteStatus.BLOCKED):
+                return EXIT_ERROR
+            return EXIT_CHANGES if self.count(SiteStatus.APPLIED) else EXIT_OK
+        pending = self.count(SiteStatus.CHANGES) + self.count(SiteStatus.BLOCKED)
+        return EXIT_CHANGES if pending or self.count(SiteStatus.DRIFTED) else EXIT_OK
+
+    def summary(self) -> dict[str, int]:
+        counts = {status.value: self.count(status) for status in SiteStatus}
+        planned = [s.plan for s in self.sites if s.plan is not None]
+        counts["sites"] = len(self.sites)
+        counts["steps_planned"] = sum(len(p.steps) for p in planned)
+        counts["destructive_steps"] = sum(1 for p in planned for s in p.steps if s.destructive)
+        counts["steps_applied"] = sum(
+            1 for s in self.sites for o in s.outcomes if o.status is StepStatus.APPLIED
+        )
+        counts["steps_failed"] = sum(
+            1 for s in self.sites for o in s.outcomes if o.status is StepStatus.FAILED
+        )
+        return counts
+
+
+Renderer = Callable[[RunReport, TextIO], None]
+
+
+def renderers() -> dict[str, Renderer]:
+    """Format name -> renderer. Imported lazily so `--format json` never imports rich."""
+    from reconciler.report import json_report, markdown_report, text_report
+
+    return {
+        "text": text_report.render,
+        "json": json_report.render,
+        "markdown": markdown_report.render,
+    }
+
+
+FORMATS = ("text", "json", "markdown")
+
+
+def render(report: RunReport, fmt: str, stream: TextIO) -> None:
+    try:
+        renderer = renderers()[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    renderer(report, stream)
+
+
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "FORMATS",
+    "RunReport",
+    "SiteReport",
+    "SiteStatus",
+    "render",
+]

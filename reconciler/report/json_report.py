@@ -1,0 +1,68 @@
+"""The machine-readable report: stable keys, documented by schemas/report.schema.json.
+
+No timestamps or host details, so two runs over the same state give the same bytes and a
+CI job can diff them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from reconciler.apply import StepOutcome
+from reconciler.live import live_to_api
+from reconciler.plan import Condition
+from reconciler.report import RunReport, SiteReport
+
+REPORT_FORMAT = "brightback-gitops/report/v1"
+
+
+def condition_to_dict(condition: Condition) -> dict[str, Any]:
+    return {
+        "type": condition.type.value,
+        "reason": condition.reason,
+        "message": condition.message,
+        "unblock": condition.unblock,
+    }
+
+
+def outcome_to_dict(outcome: StepOutcome) -> dict[str, Any]:
+    return {
+        "action": outcome.step.action.value,
+        "status": outcome.status.value,
+        "message": outcome.message,
+        "destructive": outcome.step.destructive,
+        "version_after": outcome.version_after,
+    }
+
+
+def site_to_dict(site: SiteReport) -> dict[str, Any]:
+    return {
+        "name": site.name,
+        "site": site.site,
+        "status": site.status.value,
+        "source": site.source,
+        "plan": site.plan.to_dict() if site.plan is not None else None,
+        "replans": [p.to_dict() for p in site.replans],
+        "outcomes": [outcome_to_dict(o) for o in site.outcomes],
+        "live": live_to_api(site.live) if site.live is not None else None,
+        "conditions": [condition_to_dict(c) for c in site.conditions],
+        "error": site.error,
+    }
+
+
+def report_to_dict(report: RunReport) -> dict[str, Any]:
+    return {
+        "format": REPORT_FORMAT,
+        "command": report.command,
+        "exit_code": report.exit_code,
+        "refused": report.refused,
+        "notes": list(report.notes),
+        "summary": report.summary(),
+        "sites": [site_to_dict(s) for s in report.sites],
+    }
+
+
+def render(report: RunReport, stream: TextIO) -> None:
+    json.dump(report_to_dict(report), stream, indent=2, sort_keys=False)
+    stream.write("\n")

@@ -1,0 +1,152 @@
+"""The report for pull-request comments: a summary table, then one collapsed block per site.
+
+Sites in sync are only counted and named in one collapsed line, so 50 sites with a handful
+of changes still fit on a screen. Every value that came from a user or the API goes through
+`text()` (Markdown and HTML escaping) or `html_text()`; structure is built by the small
+helpers below, never by pasting raw values into markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from reconciler.apply import StepStatus
+from reconciler.plan import Condition, Scalar, Step
+from reconciler.report import RunReport, SiteReport, SiteStatus
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+STATUS_ICON: dict[SiteStatus, str] = {
+    SiteStatus.FAILED: "\N{CROSS MARK}",
+    SiteStatus.BLOCKED: "\N{NO ENTRY}",
+    SiteStatus.CHANGES: "\N{PENCIL}\N{VARIATION SELECTOR-16}",
+    SiteStatus.APPLIED: "\N{WHITE HEAVY CHECK MARK}",
+    SiteStatus.DRIFTED: "\N{WARNING SIGN}\N{VARIATION SELECTOR-16}",
+    SiteStatus.WAITING: "\N{HOURGLASS WITH FLOWING SAND}",
+    SiteStatus.IN_SYNC: "\N{HEAVY CHECK MARK}\N{VARIATION SELECTOR-16}",
+}
+
+
+def text(value: object) -> str:
+    """Escape a value for Markdown body text (also safe inside table cells)."""
+    escaped = html.escape(str(value), quote=False)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+    return escaped.replace("\r", "").replace("\n", "<br>")
+
+
+def html_text(value: object) -> str:
+    """Escape a value for an HTML context such as <summary>."""
+    return html.escape(str(value), quote=True).replace("\n", " ")
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Cells must already be escaped with `text()`."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return lines
+
+
+def details(summary_html: str, body: Sequence[str]) -> list[str]:
+    return ["<details>", f"<summary>{summary_html}</summary>", "", *body, "", "</details>"]
+
+
+def show(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def step_text(step: Step) -> str:
+    args = ", ".join(f"{k}={show(v)}" for k, v in sorted(step.args.items()))
+    out = f"**{text(step.action.value)}**"
+    if args:
+        out += f" ({text(args)})"
+    if step.destructive:
+        out += " **destructive**"
+    return out
+
+
+def condition_text(condition: Condition) -> str:
+    out = f"**{text(condition.type.value)}** {text(condition.reason)}: {text(condition.message)}"
+    if condition.unblock:
+        out += f"<br>to proceed: {text(condition.unblock)}"
+    return out
+
+
+def site_body(site: SiteReport, command: str) -> list[str]:
+    body: list[str] = []
+    plan = site.plan
+    if plan is not None and plan.drift:
+        body.append("Drift:")
+        body.extend(
+            f"- {text(d.field)}: live {text(show(d.live))}, desired {text(show(d.desired))}"
+            for d in plan.drift
+        )
+        body.append("")
+    if command == "plan" and plan is not None and plan.steps:
+        body.append("Steps:")
+        for number, step in enumerate(plan.steps, start=1):
+            why = " - ".join(part for part in (step.rule, step.reason) if part)
+            body.append(f"{number}. {step_text(step)}" + (f"<br>why: {text(why)}" if why else ""))
+        body.append("")
+    if site.outcomes:
+        body.append("Steps:")
+        for outcome in site.outcomes:
+            line = f"- {text(outcome.status.value)}: {step_text(outcome.step)}"
+            if outcome.status is not StepStatus.APPLIED:
+                line += f"<br>{text(outcome.message)}"
+            body.append(line)
+        body.append("")
+    if site.conditions:
+        body.extend(f"- {condition_text(c)}" for c in site.conditions)
+    return body
+
+
+def render(report: RunReport, stream: TextIO) -> None:
+    counts = report.summary()
+    parts = [
+        f"{counts[s.value]} {s.value.replace('_', ' ')}" for s in SiteStatus if counts[s.value]
+    ]
+    title = f"brightback {report.command}: {counts['sites']} sites"
+    lines = [f"### {text(title)}: {text(', '.join(parts) or 'nothing to do')}", ""]
+    lines.extend(f"> {text(note)}" for note in report.notes)
+    if report.notes:
+        lines.append("")
+    attention = [s for s in report.sites if s.status is not SiteStatus.IN_SYNC]
+    if attention:
+        rows = []
+        for site in attention:
+            steps = len(site.plan.steps) if site.plan is not None else 0
+            destructive = (
+                sum(1 for s in site.plan.steps if s.destructive) if site.plan is not None else 0
+            )
+            first = site.conditions[0] if site.conditions else None
+            condition = f"{first.type.value}: {first.reason}" if first else ""
+            rows.append(
+                [
+                    f"{STATUS_ICON[site.status]} {text(site.name)}",
+                    text(site.site),
+                    text(site.status.value.replace("_", " ")),
+                    str(steps),
+                    str(destructive) if destructive else "",
+                    text(condition),
+                ]
+            )
+        lines.extend(table(["Name", "Site", "Status", "Steps", "Destructive", "Condition"], rows))
+        lines.append("")
+        for site in attention:
+            summary = (
+                f"<b>{html_text(site.name)}</b> ({html_text(site.site)}): "
+                f"{html_text(site.status.value.replace('_', ' '))}"
+            )
+            lines.extend(details(summary, site_body(site, report.command)))
+    in_sync = [s for s in report.sites if s.status is SiteStatus.IN_SYNC]
+    if in_sync:
+        names = ", ".join(text(s.name) for s in in_sync)
+        lines.extend(details(html_text(f"{len(in_sync)} in sync"), [names]))
+    lines.append("")
+    lines.append(f"Exit code {report.exit_code}.")
+    stream.write("\n".join(lines) + "\n")
