@@ -69,12 +69,13 @@ class Document:
         probe = tuple(path)
         if key and probe in self.key_positions:
             return self.key_positions[probe]
+        if probe in self.positions:
+            return self.positions[probe]
+        # A missing field: point at the key of the nearest ancestor that exists.
         while probe:
-            if probe in self.positions:
-                return self.positions[probe]
+            probe = probe[:-1]
             if probe in self.key_positions:
                 return self.key_positions[probe]
-            probe = probe[:-1]
         return self.positions.get((), (self.line, self.column))
 
 

@@ -1,0 +1,7 @@
+"""`python -m reconciler.cli` runs the `brightback` command."""
+
+import sys
+
+from reconciler.cli import main
+
+sys.exit(main())
