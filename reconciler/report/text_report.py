@@ -164,7 +164,7 @@ def render(report: RunReport, stream: TextIO, *, colour: bool | None = None) -> 
         from rich.console import Console
         from rich.text import Text
 
-        console = Console(file=stream, highlight=False, soft_wrap=True)
+        console = Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
         for line in lines:
             console.print(Text.assemble(*[(text, style or "") for text, style in line]))
         return

@@ -105,6 +105,7 @@ def test_coloured_text_is_used_only_when_asked_or_on_a_tty() -> None:
     out = io.StringIO()
     render_text(RunReport("plan", (blocked_site("a[bold]b"),)), out, colour=True)
     assert "a[bold]b" in out.getvalue()  # rich markup in values is printed, not parsed
+    assert "\x1b[" in out.getvalue()
 
 
 def test_json_report_matches_its_schema_and_is_stable() -> None:
