@@ -86,7 +86,7 @@ def site_body(site: SiteReport, command: str) -> list[str]:
             for d in plan.drift
         )
         body.append("")
-    if command == "plan" and plan is not None and plan.steps:
+    if not site.outcomes and plan is not None and plan.steps:
         body.append("Steps:")
         for number, step in enumerate(plan.steps, start=1):
             why = " - ".join(part for part in (step.rule, step.reason) if part)

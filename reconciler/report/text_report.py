@@ -91,7 +91,7 @@ def site_lines(site: SiteReport, command: str) -> list[Line]:
     if plan is not None and plan.drift:
         lines.append([indent, ("drift:", "bold")])
         lines.extend([indent, indent, *drift_line(d)] for d in plan.drift)
-    if command == "plan" and plan is not None and plan.steps:
+    if not site.outcomes and plan is not None and plan.steps:
         lines.append([indent, ("steps:", "bold")])
         for number, step in enumerate(plan.steps, start=1):
             lines.append([indent, indent, (f"{number}. ", None), *step_line(step)])
