@@ -1,15 +1,28 @@
 """The plan: an ordered, explained list of steps from live state to desired state.
 
-This module holds the plan's value types. `plan()` itself is pure: no I/O, no clock,
-no randomness; the same (desired, live) always gives an equal Plan.
+This module holds the plan's value types and `plan()`, the pure centre of the project: no
+I/O, no clock, no randomness; the same (desired, live) always gives an equal Plan with the
+same fingerprint. The rules it follows are those of ../shared/ARCHITECTURE.md, written out
+field by field in docs/planning-rules.md.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
+
+from reconciler.model import (
+    AccountStatus,
+    Desired,
+    IntegrationMode,
+    Live,
+    Management,
+)
 
 Scalar = str | bool | int | None
 
@@ -86,3 +99,491 @@ class Plan:
     @property
     def has_destructive(self) -> bool:
         return any(s.destructive for s in self.steps)
+
+    @property
+    def waiting(self) -> tuple[Condition, ...]:
+        return tuple(c for c in self.conditions if c.type is ConditionType.WAITING)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON-ready data (schemas/plan.schema.json); keys in a stable order."""
+        return {
+            "name": self.name,
+            "site": self.site,
+            "live_version": self.live_version,
+            "fingerprint": self.fingerprint,
+            "steps": [step_to_dict(s) for s in self.steps],
+            "drift": [{"field": d.field, "desired": d.desired, "live": d.live} for d in self.drift],
+            "conditions": [condition_to_dict(c) for c in self.conditions],
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of everything the plan would do and the live version it starts from.
+
+        Idempotency keys are derived from it, so a retry of the same step of the same plan
+        replays instead of acting twice, while a fresh plan (new version) acts anew. A saved
+        plan is still valid exactly when a fresh plan has the same fingerprint.
+        """
+        material = {
+            "site": self.site,
+            "live_version": self.live_version,
+            "steps": [step_to_dict(s) for s in self.steps],
+            "drift": [[d.field, d.desired, d.live] for d in self.drift],
+            "blocked": [c.reason for c in self.blocked],
+        }
+        canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def step_to_dict(step: Step) -> dict[str, Any]:
+    return {
+        "action": step.action.value,
+        "args": dict(step.args),
+        "rule": step.rule,
+        "reason": step.reason,
+        "destructive": step.destructive,
+        "depends_on": list(step.depends_on),
+        "expect": dict(step.expect),
+    }
+
+
+def condition_to_dict(condition: Condition) -> dict[str, Any]:
+    return {
+        "type": condition.type.value,
+        "reason": condition.reason,
+        "message": condition.message,
+        "unblock": condition.unblock,
+    }
+
+
+def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Plan:
+    """Compute the steps that take `live` to `desired` without breaking a product rule.
+
+    `allow_disconnect` is the run-wide allowance (`--allow-disconnect`); the document's own
+    `policy.allowDisconnect` counts too. A plan that needs a disconnect without either is
+    Blocked but still lists its steps, so a reviewer sees what the allowance would do.
+    """
+    drift = tuple(compute_drift(desired, live))
+    policy = desired.policy
+    if policy.suspended or policy.management is Management.OBSERVE:
+        return Plan(
+            name=desired.name,
+            site=desired.site,
+            live_version=live.version,
+            drift=drift,
+            conditions=_hands_off_conditions(desired, live, drift),
+        )
+    builder = _Builder(desired, live, allow_disconnect or policy.allow_disconnect)
+    builder.build()
+    conditions = tuple(builder.conditions)
+    if not builder.steps and not drift and not conditions:
+        conditions = (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+    return Plan(
+        name=desired.name,
+        site=desired.site,
+        live_version=live.version,
+        steps=tuple(builder.steps),
+        drift=drift,
+        conditions=conditions,
+    )
+
+
+# --------------------------------------------------------------------------- drift
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value is not None else None
+
+
+def compute_drift(desired: Desired, live: Live) -> list[Drift]:
+    """Every spec field whose live value differs, compared in normalized form.
+
+    Normalized means: emails compare case-insensitively, fields the spec leaves open
+    (no `integrateVia`) are not compared, and the fallback cancel experience is compared
+    only where it is the customer's experience (Brightback not handling cancellations);
+    while the toggle is on the portal's own options are hidden (rule 7) and not drift.
+    """
+    found: list[Drift] = []
+
+    def compare(name: str, want: Scalar, have: Scalar) -> None:
+        if want != have:
+            found.append(Drift(f"spec.{name}", want, have))
+
+    connection = desired.connection
+    compare("connection.state", connection.state.value, live.connection.state.value)
+    if desired.wants_connected:
+        compare(
+            "connection.brightbackSite", connection.brightback_site, live.connection.brightback_site
+        )
+        wanted_email = connection.account_email or live.site_email
+        if live.connected and _lower(wanted_email) != _lower(live.connection.account_email):
+            compare("connection.accountEmail", wanted_email, live.connection.account_email)
+        if desired.integrate_via is not None:
+            have_mode = live.integrate_via.value if live.integrate_via else None
+            compare("integrateVia", desired.integrate_via.value, have_mode)
+    compare(
+        "cancellationViaBrightback",
+        desired.cancellation_via_brightback,
+        live.cancellation_via_brightback,
+    )
+    if not (desired.wants_connected and desired.cancellation_via_brightback):
+        fallback = desired.fallback
+        compare(
+            "fallbackCancelExperience.portalCancellation",
+            fallback.portal_cancellation,
+            live.portal_cancellation_enabled,
+        )
+        compare(
+            "fallbackCancelExperience.reasonCodes", fallback.reason_codes, live.reason_codes_enabled
+        )
+    return found
+
+
+def _hands_off_conditions(
+    desired: Desired, live: Live, drift: tuple[Drift, ...]
+) -> tuple[Condition, ...]:
+    """Observe-only and suspended sites: say what differs and how to let it be corrected."""
+    extra = _publish_condition(desired, live)
+    if not drift:
+        return extra or (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+    if desired.policy.suspended:
+        reason, why, unblock = (
+            "suspended",
+            "the site is suspended (spec.policy.suspended)",
+            "set spec.policy.suspended: false to let the reconciler correct it",
+        )
+    else:
+        reason, why, unblock = (
+            "observe_only",
+            "the site is observe-only (spec.policy.management: observe)",
+            "set spec.policy.management: full to let the reconciler correct it",
+        )
+    fields = ", ".join(d.field.removeprefix("spec.") for d in drift)
+    message = f"{len(drift)} field(s) drifted ({fields}); {why}, so nothing is planned"
+    return (Condition(ConditionType.DRIFTED, reason, message, unblock), *extra)
+
+
+def _publish_condition(desired: Desired, live: Live) -> tuple[Condition, ...]:
+    """Rule 8 as a waiting condition: enabled, but the experience is not published yet."""
+    if not (live.connected and live.cancellation_via_brightback):
+        return ()
+    if not desired.cancellation_via_brightback:
+        return ()
+    return _unpublished(live, live.connection.brightback_site, live.integrate_via)
+
+
+def _unpublished(
+    live: Live, brightback_site: str | None, mode: IntegrationMode | None
+) -> tuple[Condition, ...]:
+    if brightback_site is None or mode is None:
+        return ()
+    site = live.account.brightback_site(brightback_site)
+    if site is not None and mode in site.published:
+        return ()
+    return (
+        Condition(
+            ConditionType.WAITING,
+            "experience_not_published",
+            f"experience for {mode.value} not published in Brightback site {brightback_site}: "
+            "Cancellation via Brightback is enabled but receives no traffic until it is "
+            "(rule 8)",
+            f"publish the {mode.value} experience of {brightback_site} in Brightback",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- steps
+
+RULE_CONNECT = "rules 1-4: connect to a Brightback site of the account of the site's email"
+RULE_MODE = "rule 5: choose how cancellations reach Brightback"
+RULE_REASON_CODES = "rule 6: reason codes must be disabled before Cancellation via Brightback"
+RULE_TOGGLE = "rules 6-8: turn on Cancellation via Brightback (live once published)"
+RULE_DISCONNECT = "rule 10: disconnect stops customer-data sync at once"
+RULE_RESTORE = "rule 9: customers must keep a way to cancel when Brightback does not handle it"
+RULE_SIGN_UP = "rule 1: the Brightback account is the one of the site's email"
+
+
+class _Builder:
+    """Walks a simulated copy of the live state forward, one legal write at a time.
+
+    Each step is added only when the simulated state allows it under the product rules,
+    and the simulation is updated as the emulator would, so later steps are planned from
+    the state the earlier ones leave behind.
+    """
+
+    def __init__(self, desired: Desired, live: Live, allowed: bool) -> None:
+        self.desired = desired
+        self.live = live
+        self.allowed = allowed
+        self.steps: list[Step] = []
+        self.conditions: list[Condition] = []
+        self._index: dict[Action, int] = {}
+        self.connected = live.connected
+        self.brightback_site = live.connection.brightback_site
+        self.mode = live.integrate_via
+        self.toggle = live.cancellation_via_brightback
+        self.reason_codes = live.reason_codes_enabled
+        self.portal = live.portal_cancellation_enabled
+
+    # ------------------------------------------------------------------ helpers
+
+    def add(
+        self,
+        action: Action,
+        *,
+        rule: str,
+        reason: str,
+        after: tuple[Action, ...] = (),
+        args: Mapping[str, Scalar] | None = None,
+        expect: Mapping[str, Scalar],
+        destructive: bool = False,
+    ) -> None:
+        depends = tuple(sorted(self._index[a] for a in after if a in self._index))
+        self._index[action] = len(self.steps)
+        self.steps.append(
+            Step(
+                action=action,
+                args=MappingProxyType(dict(args or {})),
+                rule=rule,
+                reason=reason,
+                destructive=destructive,
+                depends_on=depends,
+                expect=MappingProxyType(dict(expect)),
+            )
+        )
+
+    def condition(
+        self, kind: ConditionType, reason: str, message: str, unblock: str | None = None
+    ) -> None:
+        self.conditions.append(Condition(kind, reason, message, unblock))
+
+    def _where(self) -> str:
+        source = self.desired.source
+        return f" in {source.file}" if source is not None else ""
+
+    # ------------------------------------------------------------------ the walk
+
+    def build(self) -> None:
+        desired, live = self.desired, self.live
+        wanted_email = desired.connection.account_email
+        if (
+            desired.wants_connected
+            and wanted_email is not None
+            and wanted_email.lower() != live.site_email.lower()
+        ):
+            self.condition(
+                ConditionType.BLOCKED,
+                "email_not_editable",
+                f"spec.connection.accountEmail is {wanted_email}, but the Brightback account "
+                f"is the one of the site's email {live.site_email} and cannot be edited "
+                "(rule 1)",
+                f"remove spec.connection.accountEmail or set it to {live.site_email}, or "
+                "change the site's email in Chargebee",
+            )
+            return
+        if self.connected:
+            why = self._why_disconnect()
+            if why is not None:
+                if desired.wants_connected and not self._account_ready(sign_up=False):
+                    return  # never disconnect when the reconnect cannot happen
+                self._disconnect(why)
+        if desired.wants_connected:
+            if not self.connected:
+                if not self._account_ready(sign_up=True):
+                    return
+                self._connect()
+            self._configure()
+        else:
+            self._restore(
+                "Brightback is disconnected, so the site's own cancel experience is in force"
+            )
+
+    def _why_disconnect(self) -> str | None:
+        desired, live = self.desired, self.live
+        if not desired.wants_connected:
+            return "spec.connection.state is disconnected"
+        wanted_site = desired.connection.brightback_site
+        if self.brightback_site != wanted_site:
+            return (
+                f"connected to Brightback site {self.brightback_site}, spec wants {wanted_site}; "
+                "a connection picks exactly one site (rule 3), so it is disconnect + connect"
+            )
+        account_email = live.connection.account_email
+        if account_email is not None and account_email.lower() != live.site_email.lower():
+            return (
+                f"connected to the account of {account_email}, but the site's email is now "
+                f"{live.site_email} (rule 1), so it is disconnect + connect"
+            )
+        if self.toggle and not desired.cancellation_via_brightback:
+            return (
+                "Cancellation via Brightback is on and spec wants it off; it cannot be "
+                "switched off (rule 9), only disconnected, restored and connected again"
+            )
+        return None
+
+    def _account_ready(self, *, sign_up: bool) -> bool:
+        """Rule 1 and 3: an active account of the site's email owning the wanted site."""
+        desired, live = self.desired, self.live
+        account = live.account
+        wanted_site = desired.connection.brightback_site or ""
+        if account.status is AccountStatus.NOT_FOUND:
+            if desired.connection.sign_up_if_missing and sign_up:
+                self.add(
+                    Action.SIGN_UP,
+                    rule=RULE_SIGN_UP,
+                    reason=f"no Brightback account exists for {live.site_email}; "
+                    "spec.connection.signUpIfMissing is true",
+                    args={"brightback_site": wanted_site},
+                    expect={"account.status": AccountStatus.PENDING_ACTIVATION.value},
+                )
+                self._pending(f"signing up {live.site_email}")
+            elif desired.connection.sign_up_if_missing:
+                self._pending(f"the site's email is now {live.site_email}, which has no account")
+            else:
+                self.condition(
+                    ConditionType.BLOCKED,
+                    "account_not_found",
+                    f"no Brightback account exists for the site's email {live.site_email} (rule 1)",
+                    f"sign up at Brightback with {live.site_email}, or set "
+                    f"spec.connection.signUpIfMissing: true{self._where()}",
+                )
+            return False
+        if account.status is AccountStatus.PENDING_ACTIVATION:
+            self._pending(f"the account {account.email} was signed up")
+            return False
+        if account.brightback_site(wanted_site) is None:
+            have = ", ".join(s.name for s in account.brightback_sites) or "none"
+            self.condition(
+                ConditionType.BLOCKED,
+                "brightback_site_not_found",
+                f"Brightback site {wanted_site} is not in the account {account.email} "
+                f"(it has: {have}) (rule 3)",
+                f"create {wanted_site} in Brightback, or set spec.connection.brightbackSite "
+                f"to one of: {have}",
+            )
+            return False
+        return True
+
+    def _pending(self, what: str) -> None:
+        email = self.live.site_email
+        self.condition(
+            ConditionType.WAITING,
+            "account_pending_activation",
+            f"{what}; the Brightback account waits for activation from the email sent to "
+            f"{email} before it can be connected (rule 1)",
+            f"click the activation link Brightback sent to {email}",
+        )
+
+    def _disconnect(self, why: str) -> None:
+        if not self.allowed:
+            self.condition(
+                ConditionType.BLOCKED,
+                "disconnect_not_allowed",
+                f"{why}; a disconnect stops customer-data sync at once (rule 10) and needs "
+                "an explicit allowance",
+                f"set spec.policy.allowDisconnect: true{self._where()}, or run with "
+                "--allow-disconnect",
+            )
+        self.add(
+            Action.DISCONNECT,
+            rule=RULE_DISCONNECT,
+            reason=why,
+            args={"confirm": True},
+            expect={"connection.status": "disconnected"},
+            destructive=True,
+        )
+        self.connected = False
+        self.brightback_site = None
+        self.mode = None
+        self.toggle = False
+        self._restore("restore the site's own cancel experience right after the disconnect")
+
+    def _restore(self, why: str) -> None:
+        fallback = self.desired.fallback
+        if self.toggle:
+            return  # hidden while the toggle is on (rule 7); a disconnect comes first
+        if (self.reason_codes, self.portal) == (
+            fallback.reason_codes,
+            fallback.portal_cancellation,
+        ):
+            return
+        self.add(
+            Action.RESTORE_CANCEL_EXPERIENCE,
+            rule=RULE_RESTORE,
+            reason=why,
+            after=(Action.DISCONNECT,),
+            args={
+                "reason_codes_enabled": fallback.reason_codes,
+                "portal_cancellation_enabled": fallback.portal_cancellation,
+            },
+            expect={
+                "cancellation_settings.reason_codes_enabled": fallback.reason_codes,
+                "cancellation_settings.portal_cancellation_enabled": fallback.portal_cancellation,
+            },
+        )
+        self.reason_codes = fallback.reason_codes
+        self.portal = fallback.portal_cancellation
+
+    def _connect(self) -> None:
+        wanted_site = self.desired.connection.brightback_site
+        self.add(
+            Action.CONNECT,
+            rule=RULE_CONNECT,
+            reason=f"spec wants the site connected to Brightback site {wanted_site}",
+            after=(Action.DISCONNECT, Action.RESTORE_CANCEL_EXPERIENCE),
+            args={"brightback_site": wanted_site},
+            expect={"connection.status": "connected", "connection.brightback_site": wanted_site},
+        )
+        self.connected = True
+        self.brightback_site = wanted_site
+
+    def _configure(self) -> None:
+        desired = self.desired
+        wanted_mode = desired.integrate_via
+        if wanted_mode is not None and self.mode is not wanted_mode:
+            had = self.mode.value if self.mode else "nothing"
+            self.add(
+                Action.SET_INTEGRATION_MODE,
+                rule=RULE_MODE,
+                reason=f"integrates via {had}; spec wants {wanted_mode.value}",
+                after=(Action.CONNECT,),
+                args={"integrate_via": wanted_mode.value},
+                expect={"integrate_via": wanted_mode.value},
+            )
+            self.mode = wanted_mode
+        if not desired.cancellation_via_brightback:
+            self._restore(
+                "Cancellation via Brightback is off, so the site's own cancel experience is "
+                "what customers get"
+            )
+            return
+        if not self.toggle:
+            if self.mode is None:
+                self.condition(
+                    ConditionType.BLOCKED,
+                    "integration_mode_required",
+                    "Cancellation via Brightback needs an integration mode (rule 5)",
+                    f"set spec.integrateVia to customer_portal or retention_api{self._where()}",
+                )
+                return
+            if self.reason_codes:
+                self.add(
+                    Action.DISABLE_REASON_CODES,
+                    rule=RULE_REASON_CODES,
+                    reason="reason codes are enabled; Cancellation via Brightback needs them off",
+                    after=(Action.RESTORE_CANCEL_EXPERIENCE,),
+                    args={"reason_codes_enabled": False},
+                    expect={"cancellation_settings.reason_codes_enabled": False},
+                )
+                self.reason_codes = False
+            self.add(
+                Action.ENABLE_CANCELLATION_VIA_BRIGHTBACK,
+                rule=RULE_TOGGLE,
+                reason="spec wants Cancellation via Brightback on",
+                after=(Action.CONNECT, Action.SET_INTEGRATION_MODE, Action.DISABLE_REASON_CODES),
+                args={"cancellation_via_brightback": True},
+                expect={"cancellation_via_brightback.enabled": True},
+            )
+            self.toggle = True
+            self.portal = False  # rule 7: the portal's own options are hidden
+        self.conditions.extend(_unpublished(self.live, self.brightback_site, self.mode))

@@ -103,10 +103,12 @@ def _plan_status(plan: Plan) -> SiteStatus:
         return SiteStatus.BLOCKED
     if plan.steps:
         return SiteStatus.CHANGES
-    if _has(plan.conditions, ConditionType.DRIFTED) or plan.drift:
+    if _has(plan.conditions, ConditionType.DRIFTED):
         return SiteStatus.DRIFTED
     if _has(plan.conditions, ConditionType.WAITING):
-        return SiteStatus.WAITING
+        return SiteStatus.WAITING  # drift that only an outside event can close
+    if plan.drift:
+        return SiteStatus.DRIFTED
     return SiteStatus.IN_SYNC
 
 
