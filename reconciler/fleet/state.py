@@ -1,0 +1,201 @@
+"""The small state file that makes a reconciler remember across passes and restarts.
+
+It holds only what the config cannot tell: which sites were managed (to find orphans, with
+their last spec so a `deletionPolicy: disconnect` can still be honoured), a short per-site
+drift history (to flag sites that keep drifting back), and retry backoff. Specs hold
+credential *references* only, so the file never contains a key. Written atomically (temp
+file in the same directory, fsync, os.replace) under a lock, so a crash or a second
+reconciler never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_FORMAT = "brightback-gitops/state/v1"
+STATE_FILE = "state.json"
+REPORT_FILE = "last-report.json"
+HISTORY_LIMIT = 20  # drift events kept per site
+FLAP_THRESHOLD = 2  # drift found in this many passes of the history: "keeps drifting back"
+DEFAULT_MAX_BACKOFF_PASSES = 8
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace `path` with `data` in one step: readers see the old or the new file, never
+    a partial one (the status page reads while we write)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)  # os.replace: atomic within one filesystem
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).unlink()
+        raise
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    """A stable digest of a document: a changed spec retries a backing-off site at once."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def backoff_passes(failures: int, cap: int = DEFAULT_MAX_BACKOFF_PASSES) -> int:
+    """Passes to skip after `failures` consecutive failures: 0, 1, 3, 7, ... capped.
+
+    The first failure is retried on the very next pass (a transient error heals at once);
+    a site that keeps failing is tried less and less often, but never given up on.
+    """
+    if failures <= 0:
+        return 0
+    return min(cap, int(2 ** (failures - 1)) - 1)
+
+
+@dataclass
+class SiteState:
+    """What the reconciler remembers about one Chargebee site."""
+
+    site: str
+    name: str
+    spec: dict[str, Any] | None = None  # desired_to_document() of the last config
+    spec_hash: str | None = None
+    managed: bool = True
+    last_pass: int = 0
+    last_version: int | None = None  # the live version when this pass left the site
+    last_seen_at: float | None = None
+    last_success_at: float | None = None
+    failures: int = 0  # consecutive failed passes
+    retry_after_pass: int = 0  # skipped until the pass number is greater than this
+    last_error: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ backoff
+
+    def eligible(self, pass_no: int, current_spec_hash: str | None = None) -> bool:
+        """Whether this pass should try the site (a changed spec is always tried)."""
+        if current_spec_hash is not None and current_spec_hash != self.spec_hash:
+            return True
+        return pass_no > self.retry_after_pass
+
+    def record_failure(self, pass_no: int, error: str, cap: int) -> None:
+        self.failures += 1
+        self.last_error = error
+        self.retry_after_pass = pass_no + backoff_passes(self.failures, cap)
+
+    def record_success(self, now: float) -> None:
+        self.failures = 0
+        self.retry_after_pass = 0
+        self.last_error = None
+        self.last_success_at = now
+
+    # ------------------------------------------------------------------ drift history
+
+    def record_drift(self, pass_no: int, at: float, fields: list[str], resolution: str) -> None:
+        self.history.append(
+            {"pass": pass_no, "at": at, "fields": sorted(fields), "resolution": resolution}
+        )
+        del self.history[:-HISTORY_LIMIT]
+
+    def flapping(self) -> dict[str, Any] | None:
+        """How often and since when the site drifted, when it keeps drifting back."""
+        if len(self.history) < FLAP_THRESHOLD:
+            return None
+        fields = sorted({f for entry in self.history for f in entry["fields"]})
+        return {
+            "count": len(self.history),
+            "since": self.history[0]["at"],
+            "since_pass": self.history[0]["pass"],
+            "fields": fields,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "name": self.name,
+            "spec": self.spec,
+            "spec_hash": self.spec_hash,
+            "managed": self.managed,
+            "last_pass": self.last_pass,
+            "last_version": self.last_version,
+            "last_seen_at": self.last_seen_at,
+            "last_success_at": self.last_success_at,
+            "failures": self.failures,
+            "retry_after_pass": self.retry_after_pass,
+            "last_error": self.last_error,
+            "history": list(self.history),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SiteState:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+@dataclass
+class FleetState:
+    passes: int = 0
+    sites: dict[str, SiteState] = field(default_factory=dict)  # by Chargebee site
+    writer: dict[str, Any] = field(default_factory=dict)  # lease note of the last writer
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "passes": self.passes,
+            "writer": self.writer,
+            "sites": {site: s.to_dict() for site, s in sorted(self.sites.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FleetState:
+        if data.get("format") != STATE_FORMAT:
+            raise ValueError(f"not a {STATE_FORMAT} state file")
+        sites = {
+            site: SiteState.from_dict(entry) for site, entry in dict(data.get("sites", {})).items()
+        }
+        return cls(passes=int(data.get("passes", 0)), sites=sites, writer=dict(data["writer"]))
+
+
+class StateStore:
+    """The state directory: state file, last report, and per-site lock files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / STATE_FILE
+        self.report_path = directory / REPORT_FILE
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise read-modify-write of the state file between reconcilers."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "state.lock").open("a+") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def load(self) -> FleetState:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return FleetState()
+        return FleetState.from_dict(json.loads(text))
+
+    def save(self, state: FleetState) -> None:
+        write_json_atomic(self.path, state.to_dict())
+
+    def write_report(self, report: Mapping[str, Any]) -> None:
+        write_json_atomic(self.report_path, report)

@@ -1,0 +1,230 @@
+"""The fleet's pure parts, without a network: threshold, backoff, history, drift, state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.fleet.drift import (
+    ChangedBy,
+    attribute,
+    normalize,
+    real_drift,
+)
+from reconciler.fleet.gitinfo import git_info
+from reconciler.fleet.lock import SiteLocked, site_lock
+from reconciler.fleet.safety import MIN_SITES_FOR_PERCENT, check_threshold
+from reconciler.fleet.state import (
+    FleetState,
+    SiteState,
+    StateStore,
+    backoff_passes,
+    write_json_atomic,
+)
+from reconciler.plan import Drift
+
+
+class TestSafetyThreshold:
+    def test_no_destructive_step_is_always_allowed(self) -> None:
+        assert check_threshold(0, 100, max_percent=0, max_sites=0).allowed
+
+    def test_more_than_the_percentage_is_refused_with_a_reason(self) -> None:
+        decision = check_threshold(11, 100, max_percent=10)
+        assert decision.refused
+        assert decision.reason is not None and "11 of 100" in decision.reason
+
+    def test_exactly_the_percentage_is_allowed(self) -> None:
+        assert check_threshold(10, 100, max_percent=10).allowed
+
+    def test_percentage_ignored_below_the_minimum_fleet_size(self) -> None:
+        small = MIN_SITES_FOR_PERCENT - 1
+        assert check_threshold(1, small, max_percent=10).allowed
+
+    def test_absolute_limit_applies_to_any_fleet_size(self) -> None:
+        decision = check_threshold(2, 3, max_sites=1)
+        assert decision.refused
+        assert decision.reason is not None and "--max-destructive-sites 1" in decision.reason
+
+    def test_force_overrides_both_limits(self) -> None:
+        assert check_threshold(50, 50, max_percent=10, max_sites=1, force=True).allowed
+
+
+class TestBackoff:
+    def test_first_failure_is_retried_next_pass_then_spacing_doubles_up_to_the_cap(
+        self,
+    ) -> None:
+        assert [backoff_passes(n, cap=8) for n in range(0, 7)] == [0, 0, 1, 3, 7, 8, 8]
+
+    def test_failures_increment_and_success_resets(self) -> None:
+        site = SiteState(site="acme", name="acme")
+        site.record_failure(1, "boom", cap=8)
+        assert site.eligible(2)
+        site.record_failure(2, "boom", cap=8)
+        assert (site.failures, site.eligible(3), site.eligible(4)) == (2, False, True)
+        site.record_success(now=10.0)
+        assert (site.failures, site.retry_after_pass, site.last_error) == (0, 0, None)
+        assert site.eligible(5)
+
+    def test_a_changed_spec_is_retried_at_once(self) -> None:
+        site = SiteState(site="acme", name="acme", spec_hash="old")
+        for pass_no in range(1, 5):
+            site.record_failure(pass_no, "boom", cap=8)
+        assert not site.eligible(5, "old")
+        assert site.eligible(5, "new")
+
+
+class TestDriftHistory:
+    def test_one_drift_is_not_flapping(self) -> None:
+        site = SiteState(site="acme", name="acme")
+        site.record_drift(1, 100.0, ["spec.a"], "corrected")
+        assert site.flapping() is None
+
+    def test_drift_coming_back_is_flagged_with_count_and_since(self) -> None:
+        site = SiteState(site="acme", name="acme")
+        site.record_drift(3, 100.0, ["spec.a"], "corrected")
+        site.record_drift(5, 200.0, ["spec.b"], "corrected")
+        assert site.flapping() == {
+            "count": 2,
+            "since": 100.0,
+            "since_pass": 3,
+            "fields": ["spec.a", "spec.b"],
+        }
+
+    def test_history_is_bounded(self) -> None:
+        site = SiteState(site="acme", name="acme")
+        for n in range(50):
+            site.record_drift(n, float(n), ["spec.a"], "corrected")
+        assert len(site.history) == 20
+        assert site.history[0]["pass"] == 30
+
+
+class TestDriftNormalization:
+    def test_email_case_and_blanks_are_not_drift(self) -> None:
+        drift = [
+            Drift("spec.connection.accountEmail", "Billing@Acme.example ", "billing@acme.example"),
+            Drift("spec.integrateVia", "", None),
+            Drift("spec.cancellationViaBrightback", True, False),
+        ]
+        assert [d.field for d in real_drift(drift)] == ["spec.cancellationViaBrightback"]
+
+    def test_ordering_is_not_drift(self) -> None:
+        assert normalize(["b", "a"]) == normalize(("a", "b"))
+
+    def test_different_text_is_drift(self) -> None:
+        assert real_drift([Drift("spec.connection.brightbackSite", "a", "b")])
+
+
+def _event(version: int, field: str, source: str = "admin_console") -> dict[str, object]:
+    return {
+        "id": f"ev_{version}",
+        "occurred_at": 1000 + version,
+        "source": source,
+        "event_type": "cancellation_settings_updated",
+        "content": {
+            "changes": [{"field": field, "from": False, "to": True}],
+            "brightback_integration": {"version": version},
+        },
+    }
+
+
+class TestAttribution:
+    def test_newest_matching_event_after_our_version_is_named(self) -> None:
+        events = [
+            _event(7, "cancellation_settings.reason_codes_enabled"),
+            _event(6, "integrate_via", source="api"),
+        ]
+        found = attribute("spec.fallbackCancelExperience.reasonCodes", events, after_version=5)
+        assert found == ChangedBy("admin_console", "cancellation_settings_updated", 1007, "ev_7")
+
+    def test_events_up_to_our_own_version_are_ignored(self) -> None:
+        events = [_event(5, "cancellation_settings.reason_codes_enabled", source="api")]
+        assert attribute("spec.fallbackCancelExperience.reasonCodes", events, 5) is None
+
+    def test_unrelated_fields_are_not_attributed(self) -> None:
+        events = [_event(9, "integrate_via")]
+        assert attribute("spec.cancellationViaBrightback", events, 1) is None
+
+
+class TestStateFile:
+    def test_round_trip_and_no_temp_files_left(self, tmp_path: Path) -> None:
+        store = StateStore(tmp_path / "state")
+        state = FleetState(passes=3, writer={"pid": 1})
+        state.sites["acme"] = SiteState(site="acme", name="acme-live", failures=2)
+        with store.locked():
+            store.save(state)
+        loaded = store.load()
+        assert loaded.passes == 3
+        assert loaded.sites["acme"].failures == 2
+        assert sorted(p.name for p in store.directory.iterdir()) == ["state.json", "state.lock"]
+
+    def test_a_failed_write_keeps_the_old_file(self, tmp_path: Path) -> None:
+        path = tmp_path / "f.json"
+        write_json_atomic(path, {"a": 1})
+        with pytest.raises(TypeError):
+            write_json_atomic(path, {"a": object()})
+        assert json.loads(path.read_text()) == {"a": 1}
+        assert os.listdir(tmp_path) == ["f.json"]
+
+    def test_missing_state_is_empty(self, tmp_path: Path) -> None:
+        assert StateStore(tmp_path).load().sites == {}
+
+
+class TestSiteLock:
+    def test_second_holder_is_refused_and_told_who_holds_it(self, tmp_path: Path) -> None:
+        with site_lock(tmp_path, "acme", 1):
+            # a separate process, as a second reconciler would be
+            code = (
+                "import sys; from pathlib import Path\n"
+                "from reconciler.fleet.lock import site_lock, SiteLocked\n"
+                "try:\n"
+                f"    with site_lock(Path({str(tmp_path)!r}), 'acme'): sys.exit(0)\n"
+                "except SiteLocked as exc: print(exc); sys.exit(3)\n"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert done.returncode == 3, done.stderr
+            assert f"pid {os.getpid()}" in done.stdout
+
+    def test_lock_is_free_again_after_release(self, tmp_path: Path) -> None:
+        with site_lock(tmp_path, "acme"):
+            pass
+        with site_lock(tmp_path, "acme"):
+            pass
+
+    def test_other_sites_are_independent(self, tmp_path: Path) -> None:
+        with site_lock(tmp_path, "acme"), site_lock(tmp_path, "globex"):
+            pass
+        assert SiteLocked("x", {}).site == "x"
+
+
+class TestGitInfo:
+    def test_commit_and_dirty_state_of_the_config_repository(self, tmp_path: Path) -> None:
+        def git(*args: str) -> str:
+            return subprocess.run(
+                ["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True
+            ).stdout.strip()
+
+        git("init", "-q")
+        git("config", "user.email", "t@example.com")
+        git("config", "user.name", "t")
+        (tmp_path / "sites.yaml").write_text("a: 1\n")
+        git("add", "sites.yaml")
+        git("commit", "-qm", "init")
+        info = git_info([tmp_path / "sites.yaml"])
+        assert info is not None
+        assert (info.commit, info.dirty) == (git("rev-parse", "HEAD"), False)
+        (tmp_path / "sites.yaml").write_text("a: 2\n")
+        dirty = git_info([tmp_path])
+        assert dirty is not None and dirty.dirty
+
+    def test_outside_a_repository_there_is_no_git_info(self, tmp_path: Path) -> None:
+        assert git_info([tmp_path]) is None
