@@ -390,6 +390,9 @@ class _Builder:
         if desired.wants_connected:
             if not self.connected:
                 if not self._account_ready(sign_up=True):
+                    # Until the account can be connected, customers cancel the site's own
+                    # way: keep the fallback in force meanwhile (rule 9).
+                    self._restore("the site stays disconnected until the account is ready")
                     return
                 self._connect()
             self._configure()
