@@ -6,10 +6,10 @@ same `RunReport` and writes to a stream, so a new format never touches the engin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TextIO
+from typing import Any, TextIO
 
 from reconciler.apply import SiteResult, StepOutcome, StepStatus, failure_condition
 from reconciler.errors import BrightbackError
@@ -130,10 +130,13 @@ def _result_status(result: SiteResult) -> SiteStatus:
 class RunReport:
     """A whole `plan` or `apply` run, sites ordered by name (stable output for diffs)."""
 
-    command: str  # "plan" | "apply"
+    command: str  # "plan" | "apply" | "reconcile"
     sites: tuple[SiteReport, ...]
     notes: tuple[str, ...] = field(default=())  # run-level messages (e.g. refusals)
-    refused: bool = False  # the whole run was refused (saved plan mismatch)
+    refused: bool = False  # the whole run was refused (saved plan mismatch, fleet threshold)
+    # Fleet reconciler only: pass number, git commit, drift resolutions and history,
+    # orphans, safety decision (schemas/report.schema.json `fleet`). None elsewhere.
+    fleet: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.sites, key=lambda s: (s.name, s.site)))
@@ -151,6 +154,11 @@ class RunReport:
         """
         if self.refused or self.count(SiteStatus.FAILED):
             return EXIT_ERROR
+        if self.command == "reconcile":
+            # A pass heals what policy allows; what it only observes (drift on observe-only
+            # sites, steps waiting for an allowance) is reported, not an error, so a
+            # scheduled job is green once the fleet is as converged as policy lets it be.
+            return EXIT_CHANGES if self.count(SiteStatus.APPLIED) else EXIT_OK
         if self.command == "apply":
             if self.count(SiteStatus.BLOCKED):
                 return EXIT_ERROR

@@ -52,7 +52,7 @@ def site_to_dict(site: SiteReport) -> dict[str, Any]:
 
 
 def report_to_dict(report: RunReport) -> dict[str, Any]:
-    return {
+    document = {
         "format": REPORT_FORMAT,
         "command": report.command,
         "exit_code": report.exit_code,
@@ -61,6 +61,9 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "summary": report.summary(),
         "sites": [site_to_dict(s) for s in report.sites],
     }
+    if report.fleet is not None:
+        document["fleet"] = dict(report.fleet)
+    return document
 
 
 def render(report: RunReport, stream: TextIO) -> None:
