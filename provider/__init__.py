@@ -1,1 +1,22 @@
-"""Pulumi dynamic provider for the Brightback integration of Chargebee sites."""
+"""Pulumi dynamic provider for the Brightback integration of Chargebee sites.
+
+    from provider import integrations_from_yaml
+    integrations_from_yaml(["../sites"])   # one BrightbackIntegration per YAML document
+
+Importing this package has no side effects (pulumi#7453): no client, no config read, no
+file touched until a provider method runs.
+"""
+
+from provider._inputs import PROVIDER_VERSION
+from provider._provider import BrightbackProvider, IntegrationError
+from provider.program import integrations_from_yaml, resource_options_for
+from provider.resource import BrightbackIntegration
+
+__all__ = [
+    "PROVIDER_VERSION",
+    "BrightbackIntegration",
+    "BrightbackProvider",
+    "IntegrationError",
+    "integrations_from_yaml",
+    "resource_options_for",
+]

@@ -1,0 +1,342 @@
+"""The dynamic `ResourceProvider`: check, diff, create, read, update, delete on the engine.
+
+What a caller (the SDK's dynamic-provider server) may rely on:
+- the provider holds no client, lock or secret when pickled (`__getstate__` drops all of
+  it), so `__provider` is a ~100-byte reference to this class that never holds a key and
+  never changes when code changes;
+- configuration (`brightback:apiUrl`, `brightback:apiKeys`) is read once in `configure`
+  and never changed afterwards, and every method builds its own httpx client, so the
+  server's four worker threads can call any methods at once;
+- create/update run the same plan + apply as `brightback apply`, so a resource converges
+  exactly like the reconciler would, and an existing matching connection is adopted;
+- waiting for an experience publish or an account activation is an output condition,
+  never a blocking wait (dynamic providers ignore `custom_timeouts`).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import tempfile
+import threading
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from provider._inputs import (
+    INPUT_KEYS,
+    check_inputs,
+    desired_from_inputs,
+    diff_inputs,
+    property_of,
+)
+from reconciler import __version__
+from reconciler.apply import SiteResult, apply_site
+from reconciler.client import Client, ClientConfig
+from reconciler.credentials import ApiKey
+from reconciler.errors import ApiError, BrightbackError
+from reconciler.live import live_to_api
+from reconciler.model import (
+    ConnectionState,
+    Credentials,
+    Desired,
+    DesiredConnection,
+    Live,
+    Management,
+    Policy,
+)
+from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
+
+CONFIG_API_URL = "brightback:apiUrl"
+CONFIG_API_KEYS = "brightback:apiKeys"
+
+IMPORT_UNSUPPORTED = (
+    "`pulumi import` does not work for dynamic providers (pulumi#16175); declare the "
+    "resource instead: create adopts a site whose connection already matches"
+)
+
+
+class IntegrationError(BrightbackError):
+    """A verb could not bring the site where the inputs say; the message says what to do."""
+
+
+class _ConfigKeyAuth(httpx.Auth):
+    """Basic auth with a key from Pulumi config; it replaces whatever header the engine set."""
+
+    def __init__(self, key: ApiKey) -> None:
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = base64.b64encode(f"{self._key.reveal()}:".encode()).decode("ascii")
+        request.headers["Authorization"] = f"Basic {token}"
+        yield request
+
+
+_placeholder_lock = threading.Lock()
+_placeholder_path: Path | None = None
+
+
+def _placeholder_reference() -> Credentials:
+    """A key reference that always resolves, to a value that is not a key.
+
+    The engine's client resolves the spec's reference on every request; when the key comes
+    from Pulumi config instead, the request goes out with `_ConfigKeyAuth`, which replaces
+    the header built from this placeholder. The key itself never touches disk or the
+    process environment. Created on first use: importing this module has no side effects.
+    """
+    global _placeholder_path
+    with _placeholder_lock:
+        if _placeholder_path is None or not _placeholder_path.exists():
+            directory = Path(tempfile.mkdtemp(prefix="brightback-pulumi-"))
+            path = directory / "key-from-pulumi-config"
+            path.write_text("key-from-pulumi-config\n", encoding="utf-8")
+            _placeholder_path = path
+        return Credentials(api_key_file=str(_placeholder_path))
+
+
+def _parse_api_keys(raw: Any) -> Mapping[str, ApiKey]:
+    """`brightback:apiKeys`: a map of site -> key (an object, or its JSON text)."""
+    if raw is None:
+        return MappingProxyType({})
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise IntegrationError(
+                f"config {CONFIG_API_KEYS} must be a map of site name to API key"
+            ) from None
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in raw.items()
+    ):
+        raise IntegrationError(
+            f"config {CONFIG_API_KEYS} must be a map of site name to a non-empty API key"
+        )
+    return MappingProxyType(
+        {
+            site: ApiKey(v, reference=f"pulumi config {CONFIG_API_KEYS}.{site}")
+            for site, v in raw.items()
+        }
+    )
+
+
+def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: props[k] for k in INPUT_KEYS if k in props}
+
+
+def _condition(c: Condition) -> dict[str, Any]:
+    return {"type": c.type.value, "reason": c.reason, "message": c.message, "unblock": c.unblock}
+
+
+def _drift(d: Drift) -> dict[str, Any]:
+    return {"field": d.field, "desired": d.desired, "live": d.live}
+
+
+def _observed_inputs(inputs: Mapping[str, Any], drift: tuple[Drift, ...]) -> dict[str, Any]:
+    """The inputs with every drifted field set to its live value.
+
+    Refresh stores these, so the next `pulumi up` sees the drift as a diff against the
+    program and runs an update that corrects it (an unchanged copy would hide it).
+    """
+    observed = copy.deepcopy(dict(inputs))
+    for entry in drift:
+        path = property_of(entry.field).split(".")
+        node: Any = observed
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node and path[0] in INPUT_KEYS:
+            node[path[-1]] = entry.live
+    return observed
+
+
+def _status(site_plan: Plan) -> tuple[Condition, ...]:
+    kept = tuple(c for c in site_plan.conditions if c.type is not ConditionType.READY)
+    if kept:
+        return kept
+    if site_plan.steps:
+        return (
+            Condition(
+                ConditionType.DRIFTED,
+                "changes_pending",
+                f"{len(site_plan.steps)} step(s) would bring the site in line; run `pulumi up`",
+            ),
+        )
+    return (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+
+
+def outputs(
+    inputs: Mapping[str, Any],
+    live: Live,
+    conditions: tuple[Condition, ...],
+    drift: tuple[Drift, ...],
+    *,
+    observed: bool = False,
+) -> dict[str, Any]:
+    """Full outputs: the inputs (observed values after a refresh) plus the live state."""
+    outs = _observed_inputs(inputs, drift) if observed else dict(inputs)
+    outs.update(
+        {
+            "live": live_to_api(live),
+            "conditions": [_condition(c) for c in conditions],
+            "drift": [_drift(d) for d in drift],
+            "connectedBrightbackSite": live.connection.brightback_site,
+            "apiKeyId": live.connection.api_key_id,
+            "trafficStatus": live.traffic_status.value,
+            "inSync": not drift and all(c.type is ConditionType.READY for c in conditions),
+        }
+    )
+    return outs
+
+
+def _raise_unless_converged(result: SiteResult) -> None:
+    for condition in result.conditions:
+        if condition.type in (ConditionType.BLOCKED, ConditionType.FAILED):
+            hint = f" (to proceed: {condition.unblock})" if condition.unblock else ""
+            raise IntegrationError(
+                f"{result.desired.site}: {condition.type.value} {condition.reason}: "
+                f"{condition.message}{hint}"
+            )
+    if result.error is not None or result.final_live is None:
+        raise IntegrationError(f"{result.desired.site}: {result.error or 'no live state'}")
+
+
+class BrightbackProvider(ResourceProvider):
+    """The provider behind `BrightbackIntegration`. Keep it in this installed module: the
+    SDK then pickles it by reference, and renaming or moving it breaks existing state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._url_template: str | None = None
+        self._api_keys: Mapping[str, ApiKey] = MappingProxyType({})
+
+    # Pickling: nothing of ours goes into `__provider`; configure fills it in again.
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Read `brightback:apiUrl` and the secret `brightback:apiKeys` (fully qualified:
+        an unqualified key would get the project's name prefixed by the SDK)."""
+        url = req.config.get(CONFIG_API_URL)
+        keys = _parse_api_keys(req.config.get(CONFIG_API_KEYS))
+        self._url_template = url if isinstance(url, str) and url else None
+        self._api_keys = keys
+
+    # ------------------------------------------------------------------ helpers
+
+    @contextmanager
+    def _client(self, desired: Desired) -> Iterator[tuple[Client, Desired]]:
+        """A fresh client for one call, and the `Desired` to hand it (credentials from
+        Pulumi config win over the spec's env/file reference)."""
+        config = ClientConfig.from_env(self._url_template)
+        key = self._api_keys.get(desired.site)
+        if key is None:
+            with Client(config) as client:
+                yield client, desired
+            return
+        http = httpx.Client(
+            auth=_ConfigKeyAuth(key),
+            verify=config.verify,
+            follow_redirects=False,
+            headers={"User-Agent": f"brightback-gitops/{__version__} (pulumi)"},
+        )
+        try:
+            with Client(config, http=http) as client:
+                yield client, replace(desired, credentials=_placeholder_reference())
+        finally:
+            http.close()
+
+    def _converge(self, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        desired = desired_from_inputs(inputs)
+        with self._client(desired) as (client, call_desired):
+            result = apply_site(call_desired, client)
+        _raise_unless_converged(result)
+        assert result.final_live is not None
+        drift = plan(call_desired, result.final_live).drift
+        return desired.site, outputs(inputs, result.final_live, result.conditions, drift)
+
+    # ------------------------------------------------------------------ verbs
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        checked = check_inputs(news)
+        return CheckResult(checked.inputs, [CheckFailure(p, r) for p, r in checked.failures])
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        difference = diff_inputs(_olds, _news)
+        return DiffResult(
+            changes=bool(difference.changes),
+            replaces=list(difference.replaces),
+            delete_before_replace=bool(difference.replaces),
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        site, outs = self._converge(_inputs_only(props))
+        return CreateResult(site, outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        _, outs = self._converge(_inputs_only(_news))
+        return UpdateResult(outs)  # full outputs: the SDK's default would wipe them
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        inputs = _inputs_only(props)
+        if "site" not in inputs:
+            raise IntegrationError(IMPORT_UNSUPPORTED)
+        desired = desired_from_inputs(inputs)
+        with self._client(desired) as (client, call_desired):
+            try:
+                live = client.read(call_desired)
+            except ApiError as exc:
+                if exc.http_status == 404:
+                    return ReadResult(None, {})  # gone; never None outs (crashes the server)
+                raise
+        site_plan = plan(call_desired, live)
+        return ReadResult(
+            id_, outputs(inputs, live, _status(site_plan), site_plan.drift, observed=True)
+        )
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        desired = desired_from_inputs(_inputs_only(_props))
+        policy = desired.policy
+        if policy.management is Management.OBSERVE or policy.suspended:
+            return  # observed or suspended sites are never written: deleting just forgets
+        if not policy.allow_disconnect:
+            raise IntegrationError(
+                f"{desired.site}: refusing to disconnect: deleting this resource disconnects "
+                "the site from Brightback, which stops the customer-data sync at once "
+                "(rule 10) and spec.policy.allowDisconnect is false. Set "
+                "policy.allowDisconnect: true and run `pulumi up` first, or stop managing "
+                "the site without touching it: `pulumi state delete <urn>`"
+            )
+        gone = replace(
+            desired,
+            connection=DesiredConnection(state=ConnectionState.DISCONNECTED),
+            integrate_via=None,
+            cancellation_via_brightback=False,
+            policy=Policy(allow_disconnect=True),
+        )
+        with self._client(gone) as (client, call_desired):
+            try:
+                live = client.read(call_desired)
+            except ApiError as exc:
+                if exc.http_status == 404:
+                    return  # the site no longer exists: nothing left to disconnect
+                raise
+            result = apply_site(call_desired, client, allow_disconnect=True, live=live)
+        _raise_unless_converged(result)
