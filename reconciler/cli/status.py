@@ -1,0 +1,104 @@
+"""`brightback status`: what the last reconcile pass found, printed once or served.
+
+Reads `<state-dir>/last-report.json`, which `brightback reconcile` writes after each pass,
+so it works beside a running reconciler (same state dir) or on a copy of the file from CI.
+Exit 0 when a report was shown, 1 when no pass has run yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.status_page import (
+    REPORT_FILE,
+    STATUS_WORDS,
+    read_report,
+    serve_status,
+    status_words,
+)
+
+DEFAULT_STATE_DIR = Path(".brightback")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help=f"where reconcile writes {REPORT_FILE} (default {DEFAULT_STATE_DIR})",
+    )
+    parser.add_argument(
+        "--serve",
+        type=int,
+        metavar="PORT",
+        help="serve the status page on PORT until Ctrl-C instead of printing",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="printed format")
+
+
+def text_lines(report: Mapping[str, Any]) -> list[str]:
+    """One summary line, then one line per site: name, site, status, first condition."""
+    sites = [s for s in report.get("sites") or [] if isinstance(s, Mapping)]
+    counts = [
+        f"{n} {words}"
+        for status, words in STATUS_WORDS.items()
+        if (n := sum(1 for s in sites if s.get("status") == status))
+    ]
+    head = f"last pass: brightback {report.get('command', '?')}, {len(sites)} sites"
+    git = report.get("git")
+    if isinstance(git, Mapping) and git.get("commit"):
+        head += f", commit {str(git['commit'])[:12]}" + (" (dirty)" if git.get("dirty") else "")
+    if isinstance(report.get("duration_s"), int | float):
+        head += f", took {report['duration_s']:.1f} s"
+    lines = [head + (": " + ", ".join(counts) if counts else "")]
+    width = max((len(str(s.get("name", ""))) for s in sites), default=0)
+    for site in sites:
+        conditions = [c for c in site.get("conditions") or [] if isinstance(c, Mapping)]
+        first = conditions[0] if conditions else None
+        detail = f"  {first.get('type')}: {first.get('message')}" if first else ""
+        status = status_words(site)
+        lines.append(f"{site.get('name', '?')!s:<{width}}  {status}{detail}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    state_dir: Path = args.state_dir
+    if args.serve is not None:
+        return _serve(args.serve, state_dir, args.host)
+    report = read_report(state_dir)
+    if report is None:
+        print(
+            f"no reconcile pass has run yet ({state_dir / REPORT_FILE} does not exist)",
+            file=sys.stderr,
+        )
+        return 1
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write("\n".join(text_lines(report)) + "\n")
+    return 0
+
+
+def _serve(port: int, state_dir: Path, host: str) -> int:
+    server = serve_status(port, state_dir, host)
+    print(f"serving the status page on {server.url} (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,28 @@
+"""The status page of the long-running reconciler (and `brightback status --serve`).
+
+`render(report, label_filter=, now=)` turns the last pass's report into HTML (pure);
+`serve_status(port, state_dir)` serves it with `/report.json` and `/healthz`.
+"""
+
+from reconciler.status_page._render import (
+    REPORT_FILE,
+    STATUS_WORDS,
+    parse_label_filter,
+    read_report,
+    render,
+    render_no_report,
+    status_words,
+)
+from reconciler.status_page._server import StatusServer, serve_status
+
+__all__ = [
+    "REPORT_FILE",
+    "STATUS_WORDS",
+    "StatusServer",
+    "parse_label_filter",
+    "read_report",
+    "render",
+    "render_no_report",
+    "serve_status",
+    "status_words",
+]

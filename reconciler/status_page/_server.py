@@ -1,0 +1,151 @@
+"""Serve the status page from `<state_dir>/last-report.json` on a daemon thread.
+
+Every request re-reads the file, so the server holds no state of its own: the reconciler
+writes the report after each pass (atomically) and the next page load shows it. Routes:
+`/` (the page, `?label=KEY=VALUE` filters), `/report.json` (the file as written),
+`/healthz` (liveness: the server answers; says whether a report exists).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.status_page._render import (
+    DEFAULT_REFRESH_S,
+    REPORT_FILE,
+    parse_label_filter,
+    read_report,
+    render,
+    render_no_report,
+)
+
+# No script may run at all; inline style is the page's only styling.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "brightback-status"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        try:
+            if url.path == "/healthz":
+                exists = (self.server.state_dir / REPORT_FILE).is_file()
+                body = {"status": "ok", "report": exists}
+                self._send(HTTPStatus.OK, "application/json", json.dumps(body) + "\n")
+            elif url.path == "/report.json":
+                self._report_json()
+            elif url.path in {"/", "/index.html"}:
+                self._page(url.query)
+            else:
+                self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", "not found\n")
+        except (OSError, ValueError) as exc:
+            # A half-written or unreadable report is shown as a message, not a traceback.
+            message = f"cannot read {self.server.state_dir / REPORT_FILE}: {exc}\n"
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", message)
+
+    def _report_json(self) -> None:
+        path = self.server.state_dir / REPORT_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            body = json.dumps({"error": "no reconcile pass has run yet"}) + "\n"
+            self._send(HTTPStatus.NOT_FOUND, "application/json", body)
+            return
+        self._send(HTTPStatus.OK, "application/json", text)
+
+    def _page(self, query: str) -> None:
+        now = time.time()
+        try:
+            label_filter = parse_label_filter(query)
+        except ValueError as exc:
+            self._send(HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"{exc}\n")
+            return
+        report = read_report(self.server.state_dir)
+        refresh = self.server.refresh_s
+        if report is None:
+            page = render_no_report(self.server.state_dir / REPORT_FILE, now=now, refresh_s=refresh)
+        else:
+            page = render(report, label_filter=label_filter, now=now, refresh_s=refresh)
+        self._send(HTTPStatus.OK, "text/html; charset=utf-8", page)
+
+    def _send(self, status: HTTPStatus, content_type: str, body: str) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in _SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the reconciler's own output is the log; page loads are not news."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state_dir: Path, refresh_s: int) -> None:
+        self.state_dir = state_dir
+        self.refresh_s = refresh_s
+        super().__init__(address, _Handler)
+
+
+class StatusServer:
+    """A running status server. `port` is the bound port (useful with port 0)."""
+
+    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.host = str(server.server_address[0])
+        self.port = int(server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def stop(self) -> None:
+        """Stop accepting requests and close the socket; safe to call twice."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def __enter__(self) -> StatusServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_status(
+    port: int,
+    state_dir: Path,
+    host: str = "127.0.0.1",
+    *,
+    refresh_s: int = DEFAULT_REFRESH_S,
+) -> StatusServer:
+    """Start serving on host:port (port 0 picks a free one) and return at once.
+
+    Loopback by default: the page names sites and accounts, so exposing it is a choice
+    (`--serve` with host 0.0.0.0 in a container behind a Service).
+    """
+    server = _Server((host, port), Path(state_dir), refresh_s)
+    thread = threading.Thread(target=server.serve_forever, name=f"status-page:{port}", daemon=True)
+    thread.start()
+    return StatusServer(server, thread)
