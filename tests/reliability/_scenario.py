@@ -229,6 +229,10 @@ CHAOS_FAULTS = {
 
 
 def fault_counts(admin: Any, sites: set[str]) -> Counter[str]:
-    return Counter(
-        str(e["fault"]) for e in admin.requests() if e.get("fault") and e.get("site") in sites
-    )
+    """Faults injected by kind (the log writes e.g. "latency+error_503"; 5xx kinds merge)."""
+    counts: Counter[str] = Counter()
+    for entry in admin.requests():
+        if entry.get("fault") and entry.get("site") in sites:
+            for kind in str(entry["fault"]).split("+"):
+                counts["error" if kind.startswith("error_") else kind] += 1
+    return counts

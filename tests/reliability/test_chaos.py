@@ -39,6 +39,6 @@ def test_fleet_converges_within_three_passes_under_injected_faults(
     assert pending == [], f"not converged after {passes} passes: {[c.site for c in pending][:10]}"
     injected = fault_counts(emulator.admin, {c.site for c in cases})
     # The faults really happened, of every kind, or the test proves nothing.
-    assert {"error", "rate_limited", "timeout", "lost_response"} <= set(injected), injected
+    assert {"error", "rate_429", "timeout", "lost_response"} <= set(injected), injected
     for output in (done.stdout, done.stderr):
         assert not any(c.key in output for c in cases)
