@@ -174,18 +174,16 @@ def _replacements(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Iterator[
         and news.get("cancellationViaBrightback") is False
     ):
         yield "cancellationViaBrightback"  # rule 9: the toggle only goes off by disconnecting
-    old_bb, new_bb = (
-        _connection_field(olds, "brightbackSite"),
-        _connection_field(news, "brightbackSite"),
-    )
-    old_email, new_email = (
-        _connection_field(olds, "accountEmail"),
-        _connection_field(news, "accountEmail"),
-    )
-    if old_bb != new_bb or (
-        old_email is not None and new_email is not None and old_email != new_email
+    old_bb = _connection_field(olds, "brightbackSite")
+    new_bb = _connection_field(news, "brightbackSite")
+    old_email = _connection_field(olds, "accountEmail")
+    new_email = _connection_field(news, "accountEmail")
+    if not is_unknown(new_bb) and old_bb != new_bb:
+        yield "connection"  # rule 3: another Brightback site
+    elif (
+        not is_unknown(new_email) and None not in (old_email, new_email) and old_email != new_email
     ):
-        yield "connection"  # rule 3 / rule 1: another Brightback site or account
+        yield "connection"  # rule 1: another Brightback account
 
 
 def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Difference:
