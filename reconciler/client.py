@@ -24,6 +24,7 @@ import ipaddress
 import logging
 import os
 import random
+import ssl
 import threading
 import time
 import uuid
@@ -193,6 +194,16 @@ def _retry_after_seconds(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+def _is_certificate_error(exc: BaseException) -> bool:
+    """Whether a connect error is a failed TLS verification (httpx wraps ssl's error)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
 def _basic_auth(secret: str) -> str:
     return "Basic " + base64.b64encode(f"{secret}:".encode()).decode("ascii")
 
@@ -278,7 +289,15 @@ class _Session:
                 )
             except httpx.TimeoutException as exc:
                 reason, last_problem = "timeout", f"timed out ({type(exc).__name__})"
-            except httpx.ConnectError:
+            except httpx.ConnectError as exc:
+                if _is_certificate_error(exc):
+                    # Not a transient fault: retrying cannot make a certificate trusted.
+                    self.stats.error("tls")
+                    raise TransportError(
+                        f"{what}: TLS certificate verification failed for "
+                        f"{self.config.base_url(site)}; the server's certificate is not "
+                        "trusted (set SSL_CERT_FILE to a CA bundle that signs it)"
+                    ) from None
                 reason, last_problem = "connect", "connection refused or unreachable"
             except httpx.TransportError as exc:
                 # RemoteProtocolError here is the lost response: the write may have
