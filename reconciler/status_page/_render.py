@@ -43,6 +43,7 @@ h1{font-size:1.3rem;margin:1rem 0 .3rem}
 table{border-collapse:collapse;width:100%;margin-top:.8rem}
 th,td{text-align:left;vertical-align:top;border-bottom:1px solid #d0d7de;padding:.35rem .5rem}
 th{background:#f6f8fa}
+td.name{white-space:nowrap}
 .badge{display:inline-block;padding:0 .5em;border-radius:1em;font-weight:600;white-space:nowrap}
 .s-failed{background:#ffebe9;color:#a40e26}.s-blocked{background:#fff1e5;color:#953800}
 .s-changes{background:#ddf4ff;color:#0550ae}.s-drifted{background:#fff8c5;color:#7d4e00}
@@ -104,7 +105,9 @@ def _ago(seconds: float) -> str:
         return f"{seconds:.0f} s ago"
     if seconds < 90 * 60:
         return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
 
 
 def _utc(epoch: float) -> str:
@@ -259,6 +262,7 @@ def _row(site: Mapping[str, Any]) -> Markup:
             "td",
             el("b", str(site.get("name", "?"))),
             el("div", site.get("source") or "", class_="muted"),
+            class_="name",
         ),
         el("td", str(site.get("site", "?"))),
         el("td", el("span", status_words(site), class_=f"badge s-{status}")),
