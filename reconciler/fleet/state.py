@@ -109,6 +109,23 @@ class SiteState:
         )
         del self.history[:-HISTORY_LIMIT]
 
+    def note_drift(self, pass_no: int, at: float, resolved: list[tuple[str, str]]) -> None:
+        """Record this pass's drift (field, resolution) unless it is the same unresolved
+        drift as last pass: drift that stays is one event, drift that comes back is two."""
+        if not resolved:
+            return
+        fields = sorted(f for f, _ in resolved)
+        hows = {how for _, how in resolved}
+        worst = "corrected" if hows == {"corrected"} else sorted(hows - {"corrected"})[0]
+        previous = self.history[-1] if self.history else None
+        if (
+            previous is not None
+            and previous["resolution"] != "corrected"
+            and previous["fields"] == fields
+        ):
+            return
+        self.record_drift(pass_no, at, fields, worst)
+
     def flapping(self) -> dict[str, Any] | None:
         """How often and since when the site drifted, when it keeps drifting back."""
         if len(self.history) < FLAP_THRESHOLD:

@@ -1,0 +1,406 @@
+"""One reconcile pass over the whole fleet.
+
+Load and validate the config (invalid: nothing is applied), read and plan every site
+concurrently, decide the fleet safety threshold on the whole set of plans, apply where
+policy allows under per-site locks, handle orphans, then record state and the report
+atomically. Sites are independent: a missing key, a failing API or a failed apply becomes
+that site's report, never the pass's end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.apply import SiteResult
+from reconciler.cli._common import for_each_site, select_sites
+from reconciler.client import Client, ClientConfig, ClientStats
+from reconciler.errors import SpecError
+from reconciler.fleet.drift import CORRECTED
+from reconciler.fleet.gitinfo import git_info
+from reconciler.fleet.safety import SafetyDecision, check_threshold
+from reconciler.fleet.sites import (
+    Planned,
+    apply_planned,
+    disconnect_desired,
+    failed_report,
+    orphan_action,
+    probe_sites,
+    read_and_plan,
+    resolve_drift,
+)
+from reconciler.fleet.state import FleetState, SiteState, StateStore, spec_hash
+from reconciler.model import Desired
+from reconciler.report import RunReport, SiteReport, SiteStatus
+from reconciler.report.json_report import report_to_dict
+from reconciler.spec import desired_from_document, desired_to_document, load
+
+log = logging.getLogger("brightback.reconcile")
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    paths: Sequence[str]
+    state_dir: Path
+    client_config: ClientConfig
+    concurrency: int = 16
+    allow_disconnect: bool = False
+    force: bool = False
+    max_destructive_percent: float = 10.0
+    max_destructive_sites: int | None = None
+    sites: Sequence[str] | None = None
+    max_backoff_passes: int = 8
+    max_replans: int = 3
+    probe: bool = False
+
+
+@dataclass
+class PassResult:
+    report: RunReport
+    document: dict[str, Any]  # what last-report.json holds
+    pass_no: int
+    duration_s: float
+    drift_found: int = 0
+    drift_corrected: int = 0
+    stopped: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+
+Tick = Callable[[str], None]  # progress: called once per site handled
+
+
+def run_pass(
+    options: PassOptions,
+    *,
+    stop: threading.Event | None = None,
+    stats: ClientStats | None = None,
+    tick: Tick = lambda _name: None,
+) -> PassResult:
+    """Run one pass and write `<state-dir>/last-report.json` and the state file."""
+    stop = stop or threading.Event()
+    started = time.time()
+    clock = time.monotonic()
+    store = StateStore(options.state_dir)
+    with store.locked():
+        state = store.load()
+    pass_no = state.passes + 1
+    git = git_info(options.paths)
+    try:
+        desired = select_sites(load(options.paths), options.sites)
+    except SpecError as exc:
+        log.error("invalid config, nothing applied", extra={"pass": pass_no})
+        notes = ("invalid config: nothing was applied", *(str(p) for p in exc.problems))
+        report = RunReport("reconcile", (), notes=notes, refused=True)
+        with store.locked():
+            current = store.load()
+            current.passes = max(current.passes, pass_no)
+            store.save(current)
+        return _finish(store, report, pass_no, started, clock, git, {})
+    run = _Pass(options, stop, tick, store, pass_no, state, started)
+    with Client(options.client_config, stats=stats) as client:
+        return run.execute(client, desired, git, clock)
+
+
+def _finish(
+    store: StateStore,
+    report: RunReport,
+    pass_no: int,
+    started: float,
+    clock: float,
+    git: Any,
+    extra: dict[str, int],
+    stopped: bool = False,
+) -> PassResult:
+    duration = time.monotonic() - clock
+    document = report_to_dict(report)
+    document["pass_started_at"] = started
+    document["duration_s"] = round(duration, 3)
+    document["git"] = git.to_dict() if git is not None else None
+    store.write_report(document)
+    return PassResult(
+        report,
+        document,
+        pass_no,
+        duration,
+        drift_found=extra.get("found", 0),
+        drift_corrected=extra.get("corrected", 0),
+        stopped=stopped,
+    )
+
+
+@dataclass
+class _Pass:
+    """The state of one pass while it runs (never shared between passes)."""
+
+    options: PassOptions
+    stop: threading.Event
+    tick: Tick
+    store: StateStore
+    pass_no: int
+    state: FleetState
+    started: float
+    not_attempted: list[str] = field(default_factory=list)
+    orphans: list[dict[str, Any]] = field(default_factory=list)
+
+    def guarded(self, work: Callable[[Planned], Planned]) -> Callable[[Planned], Planned]:
+        """Skip sites not started once a stop was asked: the sites in flight finish."""
+
+        def run(planned: Planned) -> Planned:
+            if self.stop.is_set():
+                if planned.report is None and planned.skipped is None:
+                    planned.skipped = "stopped"
+                    self.not_attempted.append(planned.desired.name)
+                return planned
+            done = work(planned)
+            self.tick(planned.desired.name)
+            return done
+
+        return run
+
+    def entries(self, desired: list[Desired]) -> list[Planned]:
+        """One entry per configured site; sites backing off get their report at once."""
+        entries: list[Planned] = []
+        for d in desired:
+            known = self.state.sites.get(d.site)
+            digest = spec_hash(desired_to_document(d))
+            if known is not None and known.failures and not known.eligible(self.pass_no, digest):
+                message = (
+                    f"failed {known.failures} pass(es) in a row (last: {known.last_error}); "
+                    f"backing off, next attempt in pass {known.retry_after_pass + 1}"
+                )
+                entry = Planned(d, skipped="backing off")
+                entry.report = failed_report(
+                    d, "backing_off", message, "fix the cause, or change the spec to retry now"
+                )
+                entries.append(entry)
+            else:
+                entries.append(Planned(d))
+        return entries
+
+    def orphan_entries(self, configured: set[str]) -> list[Planned]:
+        """Sites managed before and gone from the config: report, or disconnect by policy."""
+        found: list[Planned] = []
+        for site, known in sorted(self.state.sites.items()):
+            if site in configured or not known.managed or known.spec is None:
+                continue
+            info: dict[str, Any] = {"site": site, "name": known.name}
+            try:
+                last = desired_from_document(known.spec, filename=f"state:{site}")
+            except SpecError:
+                info.update(deletion_policy="orphan", action="kept")
+                info["message"] = "removed from the config; its last spec is unreadable: kept"
+                self.orphans.append(info)
+                continue
+            action, message = orphan_action(last, self.options.allow_disconnect)
+            info.update(deletion_policy=last.policy.deletion_policy.value, message=message)
+            info["action"] = "kept" if action == "disconnect" else action
+            self.orphans.append(info)
+            if action == "disconnect":
+                found.append(Planned(disconnect_desired(last), orphan=True))
+        return found
+
+    def execute(self, client: Client, desired: list[Desired], git: Any, clock: float) -> PassResult:
+        options = self.options
+        entries = self.entries(desired)
+        if not options.sites:
+            entries.extend(self.orphan_entries({d.site for d in desired}))
+
+        def phase1(entry: Planned) -> Planned:
+            if entry.report is not None:
+                return entry
+            read = read_and_plan(client, entry.desired, options.allow_disconnect or entry.orphan)
+            read.orphan = entry.orphan
+            return read
+
+        entries = for_each_site(entries, self.guarded(phase1), options.concurrency)
+        decision = check_threshold(
+            sum(1 for e in entries if e.destructive),
+            len(entries),
+            max_percent=options.max_destructive_percent,
+            max_sites=options.max_destructive_sites,
+            force=options.force,
+        )
+        results: dict[str, tuple[SiteReport, SiteResult | None]] = {}
+
+        def phase2(entry: Planned) -> Planned:
+            results[entry.desired.site] = apply_planned(
+                client,
+                entry,
+                state_dir=options.state_dir,
+                pass_no=self.pass_no,
+                allow_disconnect=options.allow_disconnect or entry.orphan,
+                refuse_destructive=decision.reason if decision.refused else None,
+                max_replans=options.max_replans,
+            )
+            return entry
+
+        for_each_site([e for e in entries if e.applies], self.guarded(phase2), options.concurrency)
+        reports = [self.final_report(e, results) for e in entries]
+        probes = probe_sites(client, entries, reports) if options.probe else {}
+        return self.record(entries, reports, results, probes, decision, git, clock)
+
+    @staticmethod
+    def final_report(
+        entry: Planned, results: dict[str, tuple[SiteReport, SiteResult | None]]
+    ) -> SiteReport | None:
+        if entry.desired.site in results:
+            return results[entry.desired.site][0]
+        if entry.report is not None:
+            return entry.report
+        if entry.skipped == "stopped" or entry.plan is None or entry.live is None:
+            return None
+        return SiteReport.from_plan(entry.desired, entry.plan, entry.live)
+
+    def record(
+        self,
+        entries: list[Planned],
+        reports: list[SiteReport | None],
+        results: dict[str, tuple[SiteReport, SiteResult | None]],
+        probes: dict[str, dict[str, Any]],
+        decision: SafetyDecision,
+        git: Any,
+        clock: float,
+    ) -> PassResult:
+        """Update the state file and build the report: drift, history, backoff, orphans."""
+        now = time.time()
+        cap = self.options.max_backoff_passes
+        updated: dict[str, SiteState] = {}
+        removed: set[str] = set()
+        fleet_sites: dict[str, dict[str, Any]] = {}
+        notes: list[str] = []
+        counts = {"found": 0, "corrected": 0}
+        orphan_by_site = {o["site"]: o for o in self.orphans}
+        for entry, report in zip(entries, reports, strict=True):
+            d = entry.desired
+            if report is None:
+                continue
+            result = results.get(d.site, (report, None))[1]
+            known = self.state.sites.get(d.site)
+            if entry.orphan:
+                orphan = orphan_by_site[d.site]
+                if report.status is SiteStatus.FAILED:
+                    orphan.update(action="failed", message=f"disconnect failed: {report.error}")
+                elif report.status is SiteStatus.BLOCKED:
+                    orphan.update(action="refused" if decision.refused else "blocked")
+                elif report.live is not None and not report.live.connected:
+                    orphan.update(action="disconnected", message="disconnected, fallback restored")
+                    removed.add(d.site)
+                continue
+            after_version = known.last_version if known is not None else None
+            st = known or SiteState(site=d.site, name=d.name)
+            st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
+            st.spec = desired_to_document(d)
+            st.spec_hash = spec_hash(st.spec)
+            if entry.skipped == "backing off":
+                pass  # the counters stand until the site is tried again
+            elif report.status is SiteStatus.FAILED:
+                st.record_failure(self.pass_no, report.error or "failed", cap)
+            elif entry.skipped is None:
+                st.record_success(now)
+            if report.live is not None:
+                st.last_version = report.live.version
+            resolved = resolve_drift(entry, report, result, after_version)
+            st.note_drift(self.pass_no, now, [(item.field, how) for item, how, _ in resolved])
+            counts["found"] += len(resolved)
+            counts["corrected"] += sum(1 for _, how, _ in resolved if how == CORRECTED)
+            flapping = st.flapping()
+            if flapping is not None and resolved:
+                notes.append(
+                    f"{d.name} keeps drifting back: {flapping['count']} times since pass "
+                    f"{flapping['since_pass']} ({', '.join(flapping['fields'])})"
+                )
+            for item, _, who in resolved:
+                if who is not None:
+                    by = "the admin console" if who.source == "admin_console" else who.source
+                    notes.append(f"{d.name}: {item.field} was changed via {by} ({who.event_type})")
+            if d.name in probes and not probes[d.name]["ok"]:
+                notes.append(f"{d.name}: probe failed: {probes[d.name]['error']}")
+            fleet_sites[d.name] = {
+                "drift": [
+                    {
+                        "field": item.field,
+                        "desired": item.desired,
+                        "live": item.live,
+                        "resolution": how,
+                        "changed_by": who.to_dict() if who is not None else None,
+                    }
+                    for item, how, who in resolved
+                ],
+                "failures": st.failures,
+                "retry_after_pass": st.retry_after_pass,
+                "flapping": flapping,
+                "skipped": entry.skipped,
+                "probe": probes.get(d.name),
+            }
+            updated[d.site] = st
+        if decision.refused:
+            notes.insert(
+                0,
+                f"fleet safety threshold: {decision.reason}; no destructive step "
+                "was applied (re-run with --force after review)",
+            )
+        notes.extend(f"orphan {o['name']} ({o['site']}): {o['message']}" for o in self.orphans)
+        if self.not_attempted:
+            notes.append(f"stopped: {len(self.not_attempted)} site(s) not reconciled this pass")
+        self.save_state(updated, removed)
+        fleet = {
+            "pass": self.pass_no,
+            "git": git.to_dict() if git is not None else None,
+            "safety": {
+                "refused": decision.refused,
+                "destructive_sites": decision.destructive_sites,
+                "total_sites": decision.total_sites,
+                "reason": decision.reason,
+                "forced": self.options.force and decision.destructive_sites > 0,
+            },
+            "orphans": self.orphans,
+            "stopped": bool(self.not_attempted),
+            "not_attempted": sorted(self.not_attempted),
+            "sites": fleet_sites,
+        }
+        if git is not None:
+            notes.insert(0, f"config at commit {git.commit[:12]}{' (dirty)' if git.dirty else ''}")
+        run_report = RunReport(
+            "reconcile",
+            tuple(r for r in reports if r is not None),
+            notes=tuple(notes),
+            refused=decision.refused,
+            fleet=fleet,
+        )
+        return _finish(
+            self.store,
+            run_report,
+            self.pass_no,
+            self.started,
+            clock,
+            git,
+            counts,
+            stopped=bool(self.not_attempted),
+        )
+
+    def save_state(self, updated: dict[str, SiteState], removed: set[str]) -> None:
+        """Merge this pass's sites into the file as it is now (another reconciler may have
+        written other sites meanwhile)."""
+        with self.store.locked():
+            current = self.store.load()
+            current.passes = max(current.passes, self.pass_no)
+            current.sites.update(updated)
+            for site in removed:
+                current.sites.pop(site, None)
+            current.writer = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "pass": self.pass_no,
+                "at": time.time(),
+            }
+            self.store.save(current)

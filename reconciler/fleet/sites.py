@@ -1,0 +1,231 @@
+"""Per-site work of one pass: read and plan (phase 1), then apply under the site's lock
+(phase 2). Every function here turns a site-level failure into that site's report, so one
+bad site never stops the fleet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.apply import SiteResult, apply_site
+from reconciler.client import Client
+from reconciler.errors import ApiError, CredentialError, TransportError
+from reconciler.fleet.drift import (
+    BLOCKED,
+    CORRECTED,
+    OBSERVED,
+    PENDING,
+    ChangedBy,
+    attribute,
+    real_drift,
+)
+from reconciler.fleet.lock import SiteLocked, site_lock
+from reconciler.model import (
+    ConnectionState,
+    DeletionPolicy,
+    Desired,
+    DesiredConnection,
+    IntegrationMode,
+    Live,
+    Management,
+)
+from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
+from reconciler.report import SiteReport, SiteStatus
+
+SITE_ERRORS = (CredentialError, ApiError, TransportError)
+EVENTS_LOOKED_AT = 20
+
+
+def observe_only(desired: Desired) -> bool:
+    return desired.policy.management is Management.OBSERVE or desired.policy.suspended
+
+
+@dataclass
+class Planned:
+    """Phase 1 of one site: what it looked like and what the pass would do."""
+
+    desired: Desired
+    live: Live | None = None
+    plan: Plan | None = None
+    report: SiteReport | None = None  # set when the site is done after phase 1
+    events: list[dict[str, Any]] = field(default_factory=list)
+    skipped: str | None = None  # why the site was not reconciled (backoff, lock, stop)
+    orphan: bool = False
+
+    @property
+    def applies(self) -> bool:
+        """Whether phase 2 has writes to make for this site."""
+        return (
+            self.report is None
+            and self.plan is not None
+            and bool(self.plan.steps)
+            and not self.plan.blocked
+            and not observe_only(self.desired)
+        )
+
+    @property
+    def destructive(self) -> bool:
+        return self.applies and self.plan is not None and self.plan.has_destructive
+
+
+def read_and_plan(client: Client, desired: Desired, allow_disconnect: bool) -> Planned:
+    """Read the site, plan it, and fetch recent events when there is drift to explain."""
+    try:
+        live = client.read(desired)
+    except SITE_ERRORS as exc:
+        return Planned(desired, report=SiteReport.from_error(desired, exc))
+    site_plan = plan(desired, live, allow_disconnect=allow_disconnect)
+    planned = Planned(desired, live=live, plan=site_plan)
+    if real_drift(site_plan.drift):
+        try:
+            planned.events = client.events(desired, limit=EVENTS_LOOKED_AT)
+        except SITE_ERRORS:
+            planned.events = []  # attribution is a nicety; the drift is still reported
+    return planned
+
+
+def failed_report(desired: Desired, reason: str, message: str, unblock: str | None) -> SiteReport:
+    condition = Condition(ConditionType.FAILED, reason, message, unblock)
+    return SiteReport(
+        name=desired.name,
+        site=desired.site,
+        status=SiteStatus.FAILED,
+        plan=None,
+        live=None,
+        conditions=(condition,),
+        error=message,
+        source=str(desired.source) if desired.source else None,
+    )
+
+
+def held_report(planned: Planned, status: SiteStatus, condition: Condition) -> SiteReport:
+    """The site's plan, not applied, with the condition that says why."""
+    assert planned.plan is not None and planned.live is not None
+    base = SiteReport.from_plan(planned.desired, planned.plan, planned.live)
+    kept = tuple(c for c in base.conditions if c.type is not ConditionType.READY)
+    return dataclasses.replace(base, status=status, conditions=(*kept, condition))
+
+
+THRESHOLD_UNBLOCK = "review the config change, then re-run with --force to apply it"
+
+
+def apply_planned(
+    client: Client,
+    planned: Planned,
+    *,
+    state_dir: Path,
+    pass_no: int,
+    allow_disconnect: bool,
+    refuse_destructive: str | None,
+    max_replans: int,
+) -> tuple[SiteReport, SiteResult | None]:
+    """Phase 2 of one site: under its lock, re-read, re-check the threshold, apply."""
+    desired = planned.desired
+    try:
+        with site_lock(state_dir, desired.site, pass_no):
+            fresh = client.read(desired)
+            fresh_plan = plan(desired, fresh, allow_disconnect=allow_disconnect)
+            if refuse_destructive and fresh_plan.has_destructive and not fresh_plan.blocked:
+                planned.live, planned.plan = fresh, fresh_plan
+                condition = Condition(
+                    ConditionType.BLOCKED,
+                    "fleet_safety_threshold",
+                    f"destructive steps held back for the whole fleet: {refuse_destructive}",
+                    THRESHOLD_UNBLOCK,
+                )
+                return held_report(planned, SiteStatus.BLOCKED, condition), None
+            result = apply_site(
+                desired,
+                client,
+                allow_disconnect=allow_disconnect,
+                max_replans=max_replans,
+                live=fresh,
+            )
+    except SiteLocked as exc:
+        planned.skipped = str(exc)
+        condition = Condition(
+            ConditionType.WAITING,
+            "locked_by_another_reconciler",
+            str(exc),
+            "nothing to do: the other reconciler is converging the site",
+        )
+        return held_report(planned, SiteStatus.WAITING, condition), None
+    except SITE_ERRORS as exc:
+        return SiteReport.from_error(desired, exc), None
+    return SiteReport.from_result(result), result
+
+
+def resolve_drift(
+    planned: Planned, report: SiteReport, result: SiteResult | None, after_version: int | None
+) -> list[tuple[Drift, str, ChangedBy | None]]:
+    """Each real drift of the first plan, what the pass did about it, and who made it."""
+    if planned.plan is None:
+        return []
+    drift = real_drift(planned.plan.drift)
+    remaining: set[str] = {d.field for d in drift}
+    remaining_blocked = False
+    if result is not None and result.final_live is not None and result.ok:
+        after = plan(planned.desired, result.final_live, allow_disconnect=True)
+        remaining = {d.field for d in real_drift(after.drift)}
+        remaining_blocked = bool(result.last_plan.blocked)
+    resolved = []
+    for item in drift:
+        if observe_only(planned.desired):
+            how = OBSERVED
+        elif report.status is SiteStatus.BLOCKED or (item.field in remaining and remaining_blocked):
+            how = BLOCKED
+        elif result is not None and item.field not in remaining:
+            how = CORRECTED
+        else:
+            how = PENDING
+        resolved.append((item, how, attribute(item.field, planned.events, after_version)))
+    return resolved
+
+
+def disconnect_desired(last: Desired) -> Desired:
+    """The orphan's last spec turned into "disconnected, fallback restored" (rule 9)."""
+    return dataclasses.replace(
+        last,
+        connection=DesiredConnection(ConnectionState.DISCONNECTED),
+        integrate_via=None,
+        cancellation_via_brightback=False,
+    )
+
+
+def orphan_action(last: Desired, allow_disconnect: bool) -> tuple[str, str]:
+    """(action, message) for an orphan before anything is read: kept or to disconnect."""
+    policy = last.policy
+    if policy.deletion_policy is not DeletionPolicy.DISCONNECT:
+        return "kept", "removed from the config; deletionPolicy orphan: left as it is, unmanaged"
+    if observe_only(last):
+        return "kept", "deletionPolicy disconnect, but the last spec was observe-only/suspended"
+    if not (policy.allow_disconnect or allow_disconnect):
+        return (
+            "blocked",
+            "deletionPolicy disconnect needs allowDisconnect in the last spec or "
+            "--allow-disconnect; left as it is",
+        )
+    return "disconnect", "deletionPolicy disconnect: disconnecting and restoring the fallback"
+
+
+def probe_sites(
+    client: Client, entries: list[Planned], reports: list[SiteReport | None]
+) -> dict[str, dict[str, Any]]:
+    """Start a pre-cancel session for each retention_api site with a test subscription."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry, report in zip(entries, reports, strict=True):
+        d = entry.desired
+        if d.probe is None or d.integrate_via is not IntegrationMode.RETENTION_API:
+            continue
+        if report is None or report.status is SiteStatus.FAILED:
+            continue
+        try:
+            session = client.pre_cancel_session(d, d.probe.subscription_id)
+        except SITE_ERRORS as exc:
+            found[d.name] = {"ok": False, "error": str(exc)}
+        else:
+            found[d.name] = {"ok": True, "session_id": str(session.get("id", ""))}
+    return found
