@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -63,4 +64,22 @@ def integration(emulator: Any, site: str) -> dict[str, Any]:
     return dict(state["brightback_integration"])
 
 
-__all__ = ["PROVIDER_VERSION", "add_site", "env_name", "inputs", "integration", "key_for"]
+__all__ = [
+    "PROVIDER_VERSION",
+    "add_site",
+    "env_name",
+    "inputs",
+    "integration",
+    "key_for",
+    "secret_forms",
+]
+
+
+def secret_forms(key: str) -> set[str]:
+    """The key and the encodings it would take in a leaked Basic header or blob."""
+    forms = {key}
+    for raw in (key, f"{key}:"):
+        encoded = raw.encode()
+        forms.add(base64.b64encode(encoded).decode().rstrip("="))
+        forms.add(base64.urlsafe_b64encode(encoded).decode().rstrip("="))
+    return forms
