@@ -50,7 +50,7 @@ from reconciler import __version__
 from reconciler.apply import SiteResult, apply_site
 from reconciler.client import Client, ClientConfig
 from reconciler.credentials import ApiKey
-from reconciler.errors import ApiError, BrightbackError
+from reconciler.errors import ApiError, BrightbackError, CredentialError
 from reconciler.live import live_to_api
 from reconciler.model import (
     ConnectionState,
@@ -65,6 +65,7 @@ from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
 
 CONFIG_API_URL = "brightback:apiUrl"
 CONFIG_API_KEYS = "brightback:apiKeys"
+DECLARED_KEY = "declared"
 
 IMPORT_UNSUPPORTED = (
     "`pulumi import` does not work for dynamic providers (pulumi#16175); declare the "
@@ -139,6 +140,17 @@ def _inputs_only(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: props[k] for k in INPUT_KEYS if k in props}
 
 
+def _declared(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs as the program declared them, from previous outputs.
+
+    After a refresh the input-named outputs hold observed (live) values, which need not
+    even form a valid document (disconnected, yet with a mode); `declared` keeps the
+    program's own, so read and delete always know what was asked for.
+    """
+    declared = props.get(DECLARED_KEY)
+    return dict(declared) if isinstance(declared, Mapping) else _inputs_only(props)
+
+
 def _condition(c: Condition) -> dict[str, Any]:
     return {"type": c.type.value, "reason": c.reason, "message": c.message, "unblock": c.unblock}
 
@@ -198,6 +210,7 @@ def outputs(
             "apiKeyId": live.connection.api_key_id,
             "trafficStatus": live.traffic_status.value,
             "inSync": not drift and all(c.type is ConditionType.READY for c in conditions),
+            DECLARED_KEY: copy.deepcopy(dict(inputs)),
         }
     )
     return outs
@@ -248,8 +261,14 @@ class BrightbackProvider(ResourceProvider):
         config = ClientConfig.from_env(self._url_template)
         key = self._api_keys.get(desired.site)
         if key is None:
-            with Client(config) as client:
-                yield client, desired
+            try:
+                with Client(config) as client:
+                    yield client, desired
+            except CredentialError as exc:
+                raise IntegrationError(
+                    f"{desired.site}: {exc}; export it, or keep the key in the stack's config: "
+                    f"pulumi config set --secret --path '{CONFIG_API_KEYS}.{desired.site}'"
+                ) from None
             return
         http = httpx.Client(
             auth=_ConfigKeyAuth(key),
@@ -295,7 +314,7 @@ class BrightbackProvider(ResourceProvider):
         return UpdateResult(outs)  # full outputs: the SDK's default would wipe them
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        inputs = _inputs_only(props)
+        inputs = _declared(props)
         if "site" not in inputs:
             raise IntegrationError(IMPORT_UNSUPPORTED)
         desired = desired_from_inputs(inputs)
@@ -312,7 +331,7 @@ class BrightbackProvider(ResourceProvider):
         )
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        desired = desired_from_inputs(_inputs_only(_props))
+        desired = desired_from_inputs(_declared(_props))
         policy = desired.policy
         if policy.management is Management.OBSERVE or policy.suspended:
             return  # observed or suspended sites are never written: deleting just forgets

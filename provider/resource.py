@@ -26,6 +26,7 @@ OUTPUT_KEYS = (
     "apiKeyId",
     "trafficStatus",
     "inSync",
+    "declared",
 )
 
 
@@ -54,6 +55,9 @@ class BrightbackIntegration(pulumi.dynamic.Resource, module="brightback", name="
     trafficStatus: pulumi.Output[str]
     """off / waiting_for_publish / on (rule 8)."""
     inSync: pulumi.Output[bool]
+    declared: pulumi.Output[dict[str, Any]]
+    """The inputs as declared (normalized); the input-named outputs show live values after
+    a refresh, so that the next `pulumi up` sees the drift and corrects it."""
 
     def __init__(
         self,
