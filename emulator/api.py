@@ -1,0 +1,240 @@
+"""The Chargebee-style routes of docs/api-contract.md as a plain ASGI callable.
+
+Written against raw ASGI rather than a router because faults need control a framework
+hides: a lost response must commit the write and then close the socket without a single
+byte of answer, and every request (401s and 404s included) lands in the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from emulator import service
+from emulator.faults import Decision, Faults
+from emulator.rules import RuleViolation, invalid
+from emulator.store import Store, dumps, key_digest
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+POSTS = {
+    "/brightback_integration/sign_up": "sign_up",
+    "/brightback_integration/connect": "connect",
+    "/brightback_integration/update": "update",
+    "/brightback_integration/disconnect": "disconnect",
+    "/brightback_integration/pre_cancel_sessions": "pre_cancel_sessions",
+    "/cancellation_settings/update": "cancellation_settings",
+}
+GETS = ("/brightback_integration", "/events")
+UNAUTHORIZED = RuleViolation(
+    401,
+    "api_authentication_failed",
+    "api_authentication_failed",
+    "Sorry, authentication failed. Invalid api key",
+)
+FAULT_ANSWERS = {
+    429: RuleViolation(
+        429,
+        "api_request_limit_exceeded",
+        "api_request_limit_exceeded",
+        "Sorry, access has been blocked temporarily due to request count exceeding "
+        "acceptable limits.",
+    ),
+    500: RuleViolation(500, "internal_error", "internal_error", "Sorry, something went wrong."),
+    503: RuleViolation(
+        503, "service_unavailable", "service_unavailable", "Sorry, the service is unavailable."
+    ),
+    504: RuleViolation(504, "gateway_timeout", "gateway_timeout", "Sorry, the request timed out."),
+}
+
+
+def split_site(scope: Scope) -> tuple[str | None, str]:
+    """(site, path below /api/v2): the path form first, else the Host header's first label."""
+    path: str = scope["path"]
+    if path.startswith("/sites/"):
+        site, _, rest = path[len("/sites/") :].partition("/")
+        if rest.startswith("api/v2"):
+            return site or None, rest[len("api/v2") :]
+        return None, path
+    if not path.startswith("/api/v2"):
+        return None, path
+    host = ""
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            host = value.decode("latin-1")
+    label = host.split(":", 1)[0].split(".", 1)[0]
+    if not label or label.isdigit() or "." not in host.split(":", 1)[0]:
+        return None, path[len("/api/v2") :]
+    return label, path[len("/api/v2") :]
+
+
+def header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The Basic user name, or None (missing, not Basic, undecodable)."""
+    value = header(scope, b"authorization")
+    if not value or not value.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(value[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def respond(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers = [
+        (b"content-type", b"application/json;charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def drop_connection(send: Send) -> None:
+    """Close the socket without an answer. Uvicorn's `send` is a bound method of the
+    request cycle that owns the transport; any other server gets headers then a cut body."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.close()
+        for _ in range(3):  # let connection_lost run so the server does not answer a 500
+            await asyncio.sleep(0)
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"1000")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+    raise ConnectionAbortedError("lost response injected")
+
+
+class Api:
+    """Serves /api/v2 (Host form) and /sites/{site}/api/v2 (path form)."""
+
+    def __init__(self, store: Store, faults: Faults) -> None:
+        self.store = store
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        site, rest = split_site(scope)
+        key = header(scope, b"chargebee-idempotency-key") if method == "POST" else None
+        decision = self.faults.decide(site) if site else Decision()
+        if decision.delay_s:
+            await asyncio.sleep(decision.delay_s)
+        if decision.timeout_s is not None:
+            await asyncio.sleep(decision.timeout_s)
+            decision.status = 504
+        extra: list[tuple[bytes, bytes]] = []
+        replayed = False
+        if decision.status is not None:
+            status, body = service.error(FAULT_ANSWERS[decision.status])
+            if decision.retry_after_s is not None:
+                extra.append((b"retry-after", str(decision.retry_after_s).encode()))
+        else:
+            payload = await read_body(receive) if method == "POST" else b""
+            status, body, replayed = self.handle(scope, site, rest, method, payload, key)
+            if replayed:
+                extra.append((b"chargebee-idempotency-replayed", b"true"))
+        self.store.log_request(site, method, scope["path"], status, key, replayed, decision.fault)
+        if decision.lose_response:
+            await drop_connection(send)
+            return
+        await respond(send, status, body, extra)
+
+    def handle(
+        self,
+        scope: Scope,
+        site: str | None,
+        rest: str,
+        method: str,
+        payload: bytes,
+        key: str | None,
+    ) -> tuple[int, bytes, bool]:
+        """Auth, routing and the operation itself (synchronous: SQLite is microseconds)."""
+        stored = self.store.key_hash(site) if site else None
+        if stored is None:
+            return (*service.error(service.not_found(f"site {site or '(none)'}")), False)
+        given = presented_key(scope)
+        if given is None or not hmac.compare_digest(key_digest(given), stored):
+            return (*service.error(UNAUTHORIZED), False)
+        assert site is not None
+        rest = rest.rstrip("/") or "/"
+        try:
+            if method == "GET" and rest == "/brightback_integration":
+                return (*service.read(self.store, site), False)
+            if method == "GET" and rest == "/events":
+                return (*self.events(site, scope), False)
+            if method == "POST" and rest in POSTS:
+                params = self.form(payload)
+                return service.write(self.store, site, POSTS[rest], params, idempotency_key=key)
+        except RuleViolation as violation:
+            return (*service.error(violation), False)
+        if rest in POSTS or rest in GETS:
+            wrong = RuleViolation(405, "invalid_request", "method_not_allowed",
+                                  f"{method} is not allowed on {rest}")  # fmt: skip
+            return (*service.error(wrong), False)
+        return (*service.error(service.not_found(f"route {rest}")), False)
+
+    @staticmethod
+    def form(payload: bytes) -> dict[str, str]:
+        try:
+            pairs = parse_qsl(payload.decode(), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise invalid("invalid_request", "the body must be form-encoded UTF-8") from None
+        return dict(pairs)
+
+    def events(self, site: str, scope: Scope) -> tuple[int, bytes]:
+        query = dict(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
+        limit = _int_param(query, "limit", 10)
+        if not 1 <= limit <= 100:
+            raise invalid("invalid_param", "limit : must be between 1 and 100", "limit")
+        offset = _int_param(query, "offset", None)
+        after = _int_param(query, "occurred_at[after]", None)
+        kind = query.get("event_type[is]") or None
+        events, more = self.store.events(
+            site, limit=limit, offset=offset, after=after, event_type=kind
+        )
+        body: dict[str, Any] = {"list": [{"event": e} for e in events]}
+        if more is not None:
+            body["next_offset"] = json.dumps([more])
+        return 200, dumps(body)
+
+
+def _int_param(query: dict[str, str], name: str, default: int | None) -> Any:
+    value = query.get(name)
+    if value is None or value == "":
+        return default
+    if name == "offset":  # opaque to clients: a JSON list holding the row id
+        try:
+            return int(json.loads(value)[0])
+        except (ValueError, TypeError, IndexError, KeyError):
+            raise invalid("invalid_param", "offset : invalid", "offset") from None
+    try:
+        return int(value)
+    except ValueError:
+        raise invalid("invalid_param", f"{name} : must be an integer", name) from None

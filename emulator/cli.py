@@ -1,0 +1,115 @@
+"""`brightback emulator --port P --db FILE [--seed FILE] [--admin-token T] [--host H]`.
+
+Prints where it listens, the URL template to give the engine, and where the admin token
+came from (never the token when the user chose it, never any site key). With --port 0 the
+system picks a free port; the `listening on` line is what `emulator.testing` parses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from emulator.seed import SeedError, apply_seed
+from emulator.store import Store
+
+TOKEN_ENV = "BRIGHTBACK_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - the name of the variable
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="brightback emulator",
+        description="Serve the Chargebee/Brightback control-plane emulator on loopback.",
+    )
+    p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--db", type=Path, default=Path("emulator.sqlite3"), help="SQLite file")
+    p.add_argument("--seed", type=Path, help="YAML seed, applied only to an empty database")
+    p.add_argument(
+        "--admin-token",
+        help=f"admin Bearer token (default: env {TOKEN_ENV}, else generated into DB.admin-token)",
+    )
+    p.add_argument("--faults", help='JSON: {"global": {...}, "sites": {...}} or a file of it')
+    return p
+
+
+def admin_token(args: argparse.Namespace) -> tuple[str, str]:
+    """(token, where it came from) - the source is printed, a chosen token is not."""
+    if args.admin_token:
+        return args.admin_token, "--admin-token"
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV], f"env {TOKEN_ENV}"
+    path = Path(f"{args.db}.admin-token")
+    if path.is_file() and path.read_text(encoding="utf-8").strip():
+        return path.read_text(encoding="utf-8").strip(), f"file {path}"
+    token = secrets.token_urlsafe(24)
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token, f"file {path} (generated)"
+
+
+def load_faults(text: str) -> dict[str, Any]:
+    path = Path(text)
+    source = path.read_text(encoding="utf-8") if path.is_file() else text
+    value = yaml.safe_load(source) if path.suffix in (".yaml", ".yml") else json.loads(source)
+    if not isinstance(value, dict):
+        raise ValueError("--faults must be a JSON object")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    import uvicorn
+
+    from emulator.app import create_app
+
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(args.db)
+    try:
+        if args.seed is not None and store.is_empty():
+            apply_seed(store, args.seed)
+        token, source = admin_token(args)
+        app = create_app(store, token)
+        if args.faults:
+            config = load_faults(args.faults)
+            app.faults.configure(config.get("global", {}), config.get("sites", {}))
+    except (OSError, ValueError, SeedError) as problem:
+        print(f"brightback emulator: {problem}", file=sys.stderr)
+        store.close()
+        return 2
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK stall
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as problem:
+        print(f"brightback emulator: cannot listen on {args.host}:{args.port}: {problem}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    port = sock.getsockname()[1]
+    base = f"http://{args.host}:{port}"
+    print(f"brightback emulator listening on {base}", flush=True)
+    print(f"  url template: {base}/sites/{{site}}/api/v2  (or Host: <site>.localhost)")
+    print(f"  database: {args.db}")
+    print(f"  admin: {base}/_admin (Bearer token from {source})", flush=True)
+    server_config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    try:
+        uvicorn.Server(server_config).run(sockets=[sock])
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,236 @@
+"""The emulator's operations, each one transaction: the rules of `rules.py` applied to the
+stored state, with idempotency, optimistic versions and events around them.
+
+Shared by the Chargebee routes (`api.py`, source `api`) and the admin console
+(`admin.py`, source `admin_console`), so a click in the console obeys the same rules as the
+API and leaves the same trail of events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from emulator.rules import WRITES, Account, RuleViolation, SiteState, invalid, pre_cancel_check
+from emulator.store import Conflict, Store, dumps, now
+
+Answer = tuple[int, bytes, bool]  # status, body, replayed
+
+
+def body_hash(params: Mapping[str, str]) -> str:
+    """Same key + same route + same parameters (in any order) is a replay."""
+    canonical = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def error(violation: RuleViolation) -> tuple[int, bytes]:
+    return violation.status, dumps(violation.body())
+
+
+def write(
+    store: Store,
+    site: str,
+    action: str,
+    params: Mapping[str, str],
+    *,
+    source: str = "api",
+    idempotency_key: str | None = None,
+) -> Answer:
+    """Run one POST. A replayed key answers the stored bytes and changes nothing."""
+    route = action
+    digest = body_hash(params)
+    with store.transaction() as conn:
+        if idempotency_key:
+            prior = store.idempotent_answer(conn, site, idempotency_key)
+            if prior is not None:
+                if (prior[0], prior[1]) != (route, digest):
+                    reused = RuleViolation(
+                        409,
+                        "invalid_request",
+                        "idempotency_key_reused",
+                        "The chargebee-idempotency-key was already used for a different "
+                        "request (route or parameters differ); use a new key for a new request",
+                    )
+                    return (*error(reused), False)
+                return prior[2], prior[3], True
+        status, body = _decide(store, conn, site, action, params, source)
+        if idempotency_key and status < 500:
+            store.remember_answer(conn, site, idempotency_key, route, digest, status, body)
+        return status, body, False
+
+
+def _decide(
+    store: Store,
+    conn: sqlite3.Connection,
+    site: str,
+    action: str,
+    params: Mapping[str, str],
+    source: str,
+) -> tuple[int, bytes]:
+    state = store.load_site(conn, site)
+    if state is None:
+        return 404, dumps(not_found(f"site {site}").body())
+    account = store.account(conn, state.email)
+    try:
+        _check_version(state, params.get("expected_version"))
+        if action == "pre_cancel_sessions":
+            return 200, dumps({"pre_cancel_session": _session(store, conn, state, account, params)})
+        outcome = WRITES[action](state, account, params, now())
+    except RuleViolation as violation:
+        return error(violation)
+    if outcome.new_account is not None:
+        store.save_account(conn, outcome.new_account)
+        account = store.account(conn, state.email)
+    store.save_site(conn, outcome.state)
+    resource = store.resource(outcome.state, account)
+    changes = [c.to_dict() for c in outcome.changes]
+    store.add_event(conn, site, source, outcome.event_type, changes, resource, now())
+    if outcome.new_account is not None:  # other sites of the same email see the account too
+        touch_sites_of(store, conn, state.email, outcome.event_type, changes, source, skip=site)
+    return 200, dumps({"brightback_integration": resource})
+
+
+def _check_version(state: SiteState, expected: str | None) -> None:
+    if expected is None:
+        return
+    try:
+        wanted = int(expected)
+    except ValueError:
+        raise invalid(
+            "invalid_param", "expected_version : must be an integer", "expected_version"
+        ) from None
+    if wanted != state.version:
+        raise RuleViolation(
+            409,
+            "operation_failed",
+            "stale_version",
+            f"The site changed since it was read (expected version {wanted}, it is now "
+            f"{state.version}); read it again and re-plan",
+        )
+
+
+def _session(
+    store: Store,
+    conn: sqlite3.Connection,
+    state: SiteState,
+    account: Account,
+    params: Mapping[str, str],
+) -> dict[str, Any]:
+    """Rule 11: a pre-cancel session, only for a live Retention API integration."""
+    subscription_id = pre_cancel_check(state, account, params)
+    session_id = f"pcs_{secrets.token_hex(10)}"
+    session = {
+        "id": session_id,
+        "url": f"https://{state.brightback_site}.brightback.example/cancel/{session_id}",
+        "subscription_id": subscription_id,
+        "brightback_site": state.brightback_site,
+        "created_at": now(),
+    }
+    store.add_session(conn, {**session, "site": state.site})
+    return session
+
+
+def not_found(what: str) -> RuleViolation:
+    return RuleViolation(404, "invalid_request", "resource_not_found", f"{what} not found")
+
+
+def touch_sites_of(
+    store: Store,
+    conn: sqlite3.Connection,
+    email: str,
+    event_type: str,
+    changes: list[dict[str, Any]],
+    source: str,
+    skip: str | None = None,
+) -> None:
+    """An account change is a change of every site's view of it: new version, an event."""
+    account = store.account(conn, email)
+    at = now()
+    for state in store.sites_of(conn, email):
+        if state.site == skip:
+            continue
+        bumped = dataclasses.replace(state, version=state.version + 1, updated_at=at)
+        store.save_site(conn, bumped)
+        resource = store.resource(bumped, account)
+        store.add_event(conn, state.site, source, event_type, changes, resource, at)
+
+
+def read(store: Store, site: str) -> tuple[int, bytes]:
+    with store.reading() as conn:
+        state = store.load_site(conn, site)
+        if state is None:
+            return error(not_found(f"site {site}"))
+        resource = store.resource(state, store.account(conn, state.email))
+    return 200, dumps({"brightback_integration": resource})
+
+
+def site_state(store: Store, site: str) -> dict[str, Any] | None:
+    """What the admin console sees: the resource plus the counters tests assert on."""
+    with store.reading() as conn:
+        state = store.load_site(conn, site)
+        if state is None:
+            return None
+        resource = store.resource(state, store.account(conn, state.email))
+    return {
+        "brightback_integration": resource,
+        "version": state.version,
+        "api_keys_generated": state.api_keys_generated,
+        "plan": state.plan,
+    }
+
+
+def create_account(
+    store: Store, email: str, status: str = "active", brightback_sites: tuple[str, ...] = ()
+) -> None:
+    if status not in ("active", "pending_activation"):
+        raise Conflict(f"status must be active or pending_activation, not {status}")
+    with store.transaction() as conn:
+        if store.account(conn, email).status != "not_found":
+            raise Conflict(f"account {email} already exists")
+        store.save_account(conn, Account(email=email, status=status))
+        for name in brightback_sites:
+            store.add_brightback_site(conn, email, name)
+        touch_sites_of(store, conn, email, "brightback_account_signed_up", [], "admin_console")
+
+
+def activate(store: Store, email: str) -> None:
+    with store.transaction() as conn:
+        account = store.account(conn, email)
+        if account.status == "not_found":
+            raise Conflict(f"no account {email}")
+        if account.status == "active":
+            return
+        store.save_account(conn, dataclasses.replace(account, status="active"))
+        change = {"field": "account.status", "from": account.status, "to": "active"}
+        touch_sites_of(
+            store, conn, email, "brightback_account_activated", [change], "admin_console"
+        )
+
+
+def add_brightback_site(store: Store, email: str, name: str) -> None:
+    with store.transaction() as conn:
+        if store.account(conn, email).status == "not_found":
+            raise Conflict(f"no account {email}")
+        store.add_brightback_site(conn, email, name)
+        change = {"field": "account.brightback_sites", "from": None, "to": name}
+        touch_sites_of(
+            store, conn, email, "brightback_integration_updated", [change], "admin_console"
+        )
+
+
+def set_experience(store: Store, name: str, mode: str, published: bool) -> None:
+    value = "published" if published else "draft"
+    with store.transaction() as conn:
+        row = conn.execute(f"SELECT {mode} FROM bb_sites WHERE name=?", (name,)).fetchone()  # noqa: S608
+        if row is None:
+            raise Conflict(f"no Brightback site {name}")
+        if row[0] == value:
+            return
+        email = store.set_experience(conn, name, mode, value)
+        change = {"field": f"account.brightback_sites.{name}.{mode}", "from": row[0], "to": value}
+        event = "brightback_experience_" + ("published" if published else "unpublished")
+        touch_sites_of(store, conn, email, event, [change], "admin_console")

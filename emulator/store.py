@@ -1,0 +1,393 @@
+"""SQLite state of the emulator: sites, accounts, Brightback sites, events, idempotency
+records, the request log and the fault configuration.
+
+One connection guarded by a lock, WAL journal, every write inside `BEGIN IMMEDIATE`: the
+read-check-write of a request (idempotency lookup, version check, rule, save, event) is one
+transaction, so concurrent requests on a site are serialized and a version check can never
+pass for two writers. Restarting on the same file keeps everything. API keys are stored
+only as SHA-256 digests so the database never holds a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from emulator.rules import MODES, Account, SiteState, traffic_status
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sites (
+    site TEXT PRIMARY KEY, email TEXT NOT NULL, key_hash TEXT NOT NULL, state TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sites_email ON sites(email);
+CREATE TABLE IF NOT EXISTS accounts (email TEXT PRIMARY KEY, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bb_sites (
+    name TEXT PRIMARY KEY, email TEXT NOT NULL,
+    customer_portal TEXT NOT NULL DEFAULT 'draft', retention_api TEXT NOT NULL DEFAULT 'draft');
+CREATE INDEX IF NOT EXISTS bb_sites_email ON bb_sites(email);
+CREATE TABLE IF NOT EXISTS idempotency (
+    site TEXT NOT NULL, key TEXT NOT NULL, route TEXT NOT NULL, body_hash TEXT NOT NULL,
+    status INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (site, key));
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ev_id TEXT NOT NULL, site TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL, source TEXT NOT NULL, event_type TEXT NOT NULL,
+    content TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_site ON events(site, id);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, site TEXT, method TEXT NOT NULL,
+    path TEXT NOT NULL, status INTEGER NOT NULL, idempotency_key TEXT,
+    replayed INTEGER NOT NULL, fault TEXT);
+CREATE INDEX IF NOT EXISTS requests_site ON requests(site, id);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, subscription_id TEXT NOT NULL,
+    brightback_site TEXT NOT NULL, url TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS faults (scope TEXT PRIMARY KEY, config TEXT NOT NULL);
+"""
+TABLES = ("sites", "accounts", "bb_sites", "idempotency", "events", "requests", "sessions")
+
+
+class Conflict(Exception):
+    """An admin call that collides with existing state (duplicate site, unknown account)."""
+
+
+def key_digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def dumps(value: Any) -> bytes:
+    """The one JSON encoding of every answer, so a replay is byte-for-byte the original."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=False).encode()
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class Store:
+    """All persistence; callers use `transaction()` for anything that must be atomic."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT under the lock; rolled back on any exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (one deferred transaction) under the lock."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    def is_empty(self) -> bool:
+        with self.reading() as conn:
+            return conn.execute("SELECT 1 FROM sites LIMIT 1").fetchone() is None
+
+    def reset(self) -> None:
+        with self.transaction() as conn:
+            for table in (*TABLES, "faults"):
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            conn.execute("DELETE FROM sqlite_sequence")
+
+    # --- sites and accounts -----------------------------------------------------------
+
+    def key_hash(self, site: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT key_hash FROM sites WHERE site=?", (site,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def create_sites(self, conn: sqlite3.Connection, sites: Iterable[Mapping[str, Any]]) -> int:
+        """Insert sites ({site, email, api_key, plan?, reason_codes_enabled?,
+        portal_cancellation_enabled?}); a duplicate name raises Conflict."""
+        rows = []
+        for entry in sites:
+            state = SiteState(
+                site=str(entry["site"]),
+                email=str(entry["email"]),
+                plan=str(entry.get("plan", "live")),
+                reason_codes_enabled=bool(entry.get("reason_codes_enabled", True)),
+                portal_cancellation_enabled=bool(entry.get("portal_cancellation_enabled", True)),
+                updated_at=now(),
+            )
+            rows.append((state.site, state.email.lower(), key_digest(str(entry["api_key"])),
+                         json.dumps(dataclasses.asdict(state))))  # fmt: skip
+        try:
+            conn.executemany("INSERT INTO sites VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.IntegrityError as error:
+            raise Conflict("site already exists") from error
+        return len(rows)
+
+    def load_site(self, conn: sqlite3.Connection, site: str) -> SiteState | None:
+        row = conn.execute("SELECT state FROM sites WHERE site=?", (site,)).fetchone()
+        return None if row is None else SiteState(**json.loads(row[0]))
+
+    def save_site(self, conn: sqlite3.Connection, state: SiteState) -> None:
+        conn.execute(
+            "UPDATE sites SET state=? WHERE site=?",
+            (json.dumps(dataclasses.asdict(state)), state.site),
+        )
+
+    def account(self, conn: sqlite3.Connection, email: str) -> Account:
+        email = email.lower()
+        row = conn.execute("SELECT status FROM accounts WHERE email=?", (email,)).fetchone()
+        if row is None:
+            return Account(email=email, status="not_found")
+        sites = {
+            r["name"]: {m: r[m] for m in MODES}
+            for r in conn.execute("SELECT * FROM bb_sites WHERE email=? ORDER BY name", (email,))
+        }
+        return Account(email=email, status=str(row[0]), brightback_sites=sites)
+
+    def save_account(self, conn: sqlite3.Connection, account: Account) -> None:
+        conn.execute(
+            "INSERT INTO accounts VALUES (?, ?) ON CONFLICT(email) DO UPDATE SET status=?",
+            (account.email.lower(), account.status, account.status),
+        )
+        for name, experiences in account.brightback_sites.items():
+            self.add_brightback_site(conn, account.email, name, experiences)
+
+    def add_brightback_site(
+        self,
+        conn: sqlite3.Connection,
+        email: str,
+        name: str,
+        experiences: Mapping[str, str] | None = None,
+    ) -> None:
+        owner = conn.execute("SELECT email FROM bb_sites WHERE name=?", (name,)).fetchone()
+        if owner is not None and owner[0] != email.lower():
+            raise Conflict(f"Brightback site {name} belongs to another account")
+        states = {m: (experiences or {}).get(m, "draft") for m in MODES}
+        conn.execute(
+            "INSERT OR REPLACE INTO bb_sites VALUES (?, ?, ?, ?)",
+            (name, email.lower(), states["customer_portal"], states["retention_api"]),
+        )
+
+    def set_experience(self, conn: sqlite3.Connection, name: str, mode: str, value: str) -> str:
+        """Publish/unpublish; returns the owning account's email (Conflict if unknown)."""
+        row = conn.execute("SELECT email FROM bb_sites WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise Conflict(f"no Brightback site {name}")
+        conn.execute(f"UPDATE bb_sites SET {mode}=? WHERE name=?", (value, name))  # noqa: S608
+        return str(row[0])
+
+    def sites_of(self, conn: sqlite3.Connection, email: str) -> list[SiteState]:
+        rows = conn.execute("SELECT state FROM sites WHERE email=? ORDER BY site", (email.lower(),))
+        return [SiteState(**json.loads(r[0])) for r in rows]
+
+    # --- the resource and events -------------------------------------------------------
+
+    def resource(self, state: SiteState, account: Account) -> dict[str, Any]:
+        """The contract's `brightback_integration` resource for one site."""
+        connected = state.connected
+        return {
+            "site": state.site,
+            "site_email": state.email,
+            "version": state.version,
+            "account": {
+                "email": state.email,
+                "status": account.status,
+                "brightback_sites": [
+                    {"name": name, "experiences": dict(experiences)}
+                    for name, experiences in sorted(account.brightback_sites.items())
+                ],
+            },
+            "connection": {
+                "status": "connected" if connected else "disconnected",
+                "brightback_site": state.brightback_site if connected else None,
+                "account_email": state.account_email if connected else None,
+                "api_key_id": state.api_key_id if connected else None,
+                "data_sync": state.data_sync,
+                "access_level": state.access_level if connected else None,
+                "connected_at": state.connected_at if connected else None,
+            },
+            "integrate_via": state.integrate_via,
+            "cancellation_via_brightback": {
+                "enabled": state.toggle,
+                "traffic_status": traffic_status(state, account),
+            },
+            "cancellation_settings": {
+                "reason_codes_enabled": state.reason_codes_enabled,
+                "portal_cancellation_enabled": state.portal_cancellation_enabled,
+            },
+            "updated_at": state.updated_at,
+        }
+
+    def add_event(
+        self,
+        conn: sqlite3.Connection,
+        site: str,
+        source: str,
+        event_type: str,
+        changes: list[dict[str, Any]],
+        resource: dict[str, Any],
+        occurred_at: int,
+    ) -> None:
+        content = json.dumps({"changes": changes, "brightback_integration": resource})
+        conn.execute(
+            "INSERT INTO events (ev_id, site, occurred_at, source, event_type, content) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (f"ev_{secrets.token_hex(10)}", site, occurred_at, source, event_type, content),
+        )
+
+    def events(
+        self,
+        site: str,
+        *,
+        limit: int,
+        offset: int | None,
+        after: int | None,
+        event_type: str | None,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Newest first; the offset is the row id to continue below (opaque to clients)."""
+        sql = "SELECT * FROM events WHERE site=?"
+        args: list[Any] = [site]
+        if offset is not None:
+            sql += " AND id<?"
+            args.append(offset)
+        if after is not None:
+            sql += " AND occurred_at>?"
+            args.append(after)
+        if event_type is not None:
+            sql += " AND event_type=?"
+            args.append(event_type)
+        sql += " ORDER BY id DESC LIMIT ?"
+        args.append(limit + 1)
+        with self.reading() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        events = [
+            {
+                "id": r["ev_id"],
+                "occurred_at": r["occurred_at"],
+                "source": r["source"],
+                "event_type": r["event_type"],
+                "api_version": "v2",
+                "content": json.loads(r["content"]),
+            }
+            for r in rows
+        ]
+        return events, (int(rows[-1]["id"]) if more and rows else None)
+
+    # --- idempotency, sessions, request log, faults ------------------------------------
+
+    def idempotent_answer(
+        self, conn: sqlite3.Connection, site: str, key: str
+    ) -> tuple[str, str, int, bytes] | None:
+        row = conn.execute(
+            "SELECT route, body_hash, status, body FROM idempotency WHERE site=? AND key=?",
+            (site, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), int(row[2]), bytes(row[3])
+
+    def remember_answer(
+        self,
+        conn: sqlite3.Connection,
+        site: str,
+        key: str,
+        route: str,
+        body_hash: str,
+        status: int,
+        body: bytes,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+            (site, key, route, body_hash, status, body),
+        )
+
+    def add_session(self, conn: sqlite3.Connection, session: Mapping[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+            (session["id"], session["site"], session["subscription_id"],
+             session["brightback_site"], session["url"], session["created_at"]),
+        )  # fmt: skip
+
+    def log_request(
+        self,
+        site: str | None,
+        method: str,
+        path: str,
+        status: int,
+        idempotency_key: str | None,
+        replayed: bool,
+        fault: str | None,
+    ) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO requests (time, site, method, path, status, idempotency_key, "
+                "replayed, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), site, method, path, status, idempotency_key, int(replayed), fault),
+            )
+
+    def requests(
+        self, site: str | None = None, since_id: int | None = None, limit: int = 10000
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM requests WHERE id>?"
+        args: list[Any] = [since_id or 0]
+        if site is not None:
+            sql += " AND site=?"
+            args.append(site)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        with self.reading() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [
+            {
+                "id": r["id"],
+                "time": r["time"],
+                "site": r["site"],
+                "method": r["method"],
+                "path": r["path"],
+                "status": r["status"],
+                "idempotency_key": r["idempotency_key"],
+                "replayed": bool(r["replayed"]),
+                "fault": r["fault"],
+            }
+            for r in rows
+        ]
+
+    def faults(self) -> dict[str, dict[str, Any]]:
+        with self.reading() as conn:
+            rows = conn.execute("SELECT scope, config FROM faults").fetchall()
+        return {str(r[0]): json.loads(r[1]) for r in rows}
+
+    def save_faults(self, scopes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace the whole configuration: scope '' is global, others are site names."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM faults")
+            conn.executemany(
+                "INSERT INTO faults VALUES (?, ?)",
+                [(scope, json.dumps(dict(config))) for scope, config in scopes.items()],
+            )
