@@ -15,7 +15,15 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from emulator.rules import WRITES, Account, RuleViolation, SiteState, invalid, pre_cancel_check
+from emulator.rules import (
+    WRITES,
+    Account,
+    RuleViolation,
+    SiteState,
+    invalid,
+    pre_cancel_check,
+    refused,
+)
 from emulator.store import Conflict, Store, dumps, now
 
 Answer = tuple[int, bytes, bool]  # status, body, replayed
@@ -83,7 +91,14 @@ def _decide(
     except RuleViolation as violation:
         return error(violation)
     if outcome.new_account is not None:
-        store.save_account(conn, outcome.new_account)
+        try:
+            store.save_account(conn, outcome.new_account)
+        except Conflict:
+            taken = refused(
+                "brightback_site_taken",
+                "Rule 3: that Brightback site name belongs to another account; pick another",
+            )
+            return error(taken)
         account = store.account(conn, state.email)
     store.save_site(conn, outcome.state)
     resource = store.resource(outcome.state, account)

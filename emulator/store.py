@@ -187,8 +187,10 @@ class Store:
         if owner is not None and owner[0] != email.lower():
             raise Conflict(f"Brightback site {name} belongs to another account")
         states = {m: (experiences or {}).get(m, "draft") for m in MODES}
+        # Adding a site the account already has keeps what is published there.
+        verb = "INSERT OR IGNORE" if experiences is None else "INSERT OR REPLACE"
         conn.execute(
-            "INSERT OR REPLACE INTO bb_sites VALUES (?, ?, ?, ?)",
+            f"{verb} INTO bb_sites VALUES (?, ?, ?, ?)",
             (name, email.lower(), states["customer_portal"], states["retention_api"]),
         )
 
