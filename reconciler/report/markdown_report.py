@@ -1,9 +1,13 @@
 """The report for pull-request comments: a summary table, then one collapsed block per site.
 
 Sites in sync are only counted and named in one collapsed line, so 50 sites with a handful
-of changes still fit on a screen. Every value that came from a user or the API goes through
-`text()` (Markdown and HTML escaping) or `html_text()`; structure is built by the small
-helpers below, never by pasting raw values into markup.
+of changes still fit on a screen; when more than `ROWS_LIMIT` sites changed (a fleet-wide
+rollout), they are grouped by status in collapsed blocks and only the sites that need a
+person (failed, blocked, destructive) stay at the top level.
+
+Every value that came from a user or the API goes through `text()` (Markdown and HTML
+escaping) or `html_text()`; structure is built by the small helpers below, never by pasting
+raw values into markup.
 """
 
 from __future__ import annotations
@@ -105,44 +109,100 @@ def site_body(site: SiteReport, command: str) -> list[str]:
     return body
 
 
+# Up to this many sites needing attention get a row each at the top level; beyond it they
+# are grouped by status into collapsed blocks so a 50-site rollout still fits on a screen.
+ROWS_LIMIT = 10
+
+
+def words(status: SiteStatus) -> str:
+    return status.value.replace("_", " ")
+
+
+def site_rows(sites: Sequence[SiteReport]) -> list[str]:
+    rows = []
+    for site in sites:
+        steps = len(site.plan.steps) if site.plan is not None else 0
+        destructive = destructive_steps(site)
+        first = site.conditions[0] if site.conditions else None
+        condition = f"{first.type.value}: {first.reason}" if first else ""
+        rows.append(
+            [
+                f"{STATUS_ICON[site.status]} {text(site.name)}",
+                text(site.site),
+                text(words(site.status)),
+                str(steps),
+                str(destructive) if destructive else "",
+                text(condition),
+            ]
+        )
+    return table(["Name", "Site", "Status", "Steps", "Destructive", "Condition"], rows)
+
+
+def destructive_steps(site: SiteReport) -> int:
+    return sum(1 for s in site.plan.steps if s.destructive) if site.plan is not None else 0
+
+
+def site_blocks(sites: Sequence[SiteReport], command: str) -> list[str]:
+    lines: list[str] = []
+    for site in sites:
+        summary = (
+            f"<b>{html_text(site.name)}</b> ({html_text(site.site)}): "
+            f"{html_text(words(site.status))}"
+        )
+        lines.extend(details(summary, site_body(site, command)))
+    return lines
+
+
+def needs_a_person(site: SiteReport) -> bool:
+    """Failed, blocked or destructive: shown at the top level however many sites changed."""
+    return site.status in (SiteStatus.FAILED, SiteStatus.BLOCKED) or destructive_steps(site) > 0
+
+
+def grouped(attention: Sequence[SiteReport], command: str) -> list[str]:
+    """Many sites: a count per status, the sites needing a person, the rest collapsed."""
+    lines = table(
+        ["Status", "Sites", "Steps"],
+        [
+            [
+                f"{STATUS_ICON[status]} {text(words(status))}",
+                str(len(group)),
+                str(sum(len(s.plan.steps) for s in group if s.plan is not None)),
+            ]
+            for status in SiteStatus
+            if (group := [s for s in attention if s.status is status])
+        ],
+    )
+    lines.append("")
+    urgent = [s for s in attention if needs_a_person(s)]
+    if urgent:
+        lines.append("**Needs a person:**")
+        lines.append("")
+        lines.extend(site_rows(urgent))
+        lines.append("")
+        lines.extend(site_blocks(urgent, command))
+    for status in SiteStatus:
+        group = [s for s in attention if s.status is status and not needs_a_person(s)]
+        if group:
+            summary = html_text(f"{STATUS_ICON[status]} {len(group)} {words(status)}")
+            lines.extend(details(summary, [*site_rows(group), "", *site_blocks(group, command)]))
+    return lines
+
+
 def render(report: RunReport, stream: TextIO) -> None:
     counts = report.summary()
-    parts = [
-        f"{counts[s.value]} {s.value.replace('_', ' ')}" for s in SiteStatus if counts[s.value]
-    ]
+    parts = [f"{counts[s.value]} {words(s)}" for s in SiteStatus if counts[s.value]]
     title = f"brightback {report.command}: {counts['sites']} sites"
     lines = [f"### {text(title)}: {text(', '.join(parts) or 'nothing to do')}", ""]
     lines.extend(f"> {text(note)}" for note in report.notes)
     if report.notes:
         lines.append("")
     attention = [s for s in report.sites if s.status is not SiteStatus.IN_SYNC]
-    if attention:
-        rows = []
-        for site in attention:
-            steps = len(site.plan.steps) if site.plan is not None else 0
-            destructive = (
-                sum(1 for s in site.plan.steps if s.destructive) if site.plan is not None else 0
-            )
-            first = site.conditions[0] if site.conditions else None
-            condition = f"{first.type.value}: {first.reason}" if first else ""
-            rows.append(
-                [
-                    f"{STATUS_ICON[site.status]} {text(site.name)}",
-                    text(site.site),
-                    text(site.status.value.replace("_", " ")),
-                    str(steps),
-                    str(destructive) if destructive else "",
-                    text(condition),
-                ]
-            )
-        lines.extend(table(["Name", "Site", "Status", "Steps", "Destructive", "Condition"], rows))
+    if len(attention) > ROWS_LIMIT:
+        lines.extend(grouped(attention, report.command))
+    elif attention:
+        lines.extend(site_rows(attention))
         lines.append("")
-        for site in attention:
-            summary = (
-                f"<b>{html_text(site.name)}</b> ({html_text(site.site)}): "
-                f"{html_text(site.status.value.replace('_', ' '))}"
-            )
-            lines.extend(details(summary, site_body(site, report.command)))
+        lines.extend(site_blocks(attention, report.command))
     in_sync = [s for s in report.sites if s.status is SiteStatus.IN_SYNC]
     if in_sync:
         names = ", ".join(text(s.name) for s in in_sync)
