@@ -9,6 +9,7 @@ schemas/report.schema.json, and the extras (git, timings, labels) are the ones
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any
 
 PASS_STARTED_AT = 1764079200.0  # 2025-11-25 14:00:00 UTC
@@ -22,6 +23,7 @@ def _plan(name: str, site: str, version: int, steps=(), drift=(), conditions=())
         "name": name,
         "site": site,
         "live_version": version,
+        "fingerprint": hashlib.sha256(f"{site}:{version}".encode()).hexdigest()[:32],
         "steps": list(steps),
         "drift": list(drift),
         "conditions": list(conditions),

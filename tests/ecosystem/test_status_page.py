@@ -23,7 +23,9 @@ from reconciler.status_page import (
 
 from ._report_fixture import NOW, base_report, last_report
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "schemas/report.schema.json").read_text())
+ROOT = Path(__file__).parents[2]
+SCHEMA = json.loads((ROOT / "schemas/report.schema.json").read_text())
+PLAN_SCHEMA = json.loads((ROOT / "reconciler/schemas/plan.schema.json").read_text())
 
 
 class _Rows(HTMLParser):
@@ -61,8 +63,12 @@ def visible(page: str) -> str:
     return re.sub(r"\s+", " ", " ".join(parse(page).text))
 
 
-def test_fixture_report_is_valid_against_the_report_schema() -> None:
-    jsonschema.validate(base_report(), SCHEMA)
+def test_fixture_report_is_valid_against_the_report_and_plan_schemas() -> None:
+    report = base_report()
+    jsonschema.validate(report, SCHEMA)
+    for site in report["sites"]:
+        if site["plan"] is not None:
+            jsonschema.validate(site["plan"], PLAN_SCHEMA)
 
 
 def test_page_lists_every_site_with_its_condition_in_words() -> None:
