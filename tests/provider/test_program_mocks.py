@@ -6,6 +6,7 @@ never call the provider, so these tests are about what the program declares.
 
 from __future__ import annotations
 
+import runpy
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,3 +191,16 @@ def test_a_broken_file_fails_the_program_with_its_position(
 def test_outputs_cannot_be_passed_as_inputs(mocks: RecordingMocks) -> None:
     with pytest.raises(TypeError, match="apiKey"):
         BrightbackIntegration("acme", {"site": "acme", "apiKey": "x"})
+
+
+@pulumi.runtime.test
+def test_the_example_project_declares_every_example_site(mocks: RecordingMocks) -> Any:
+    expected = sorted(d.name for d in load([EXAMPLES]))
+    namespace = runpy.run_path(str(EXAMPLES.parent / "pulumi" / "__main__.py"))
+    assert "integrations_from_yaml" in namespace
+
+    def registered(_: Any) -> None:
+        assert sorted(a.name for a in mocks.registered) == expected
+
+    # The test decorator also waits for every outstanding registration, not only this one.
+    return namespace["integration"].id.apply(registered)
