@@ -63,6 +63,9 @@ def run_measured(
 
     Output goes to temporary files (not pipes) so the child can never block on a full
     pipe while we wait for it with `wait4`, the only call that yields per-child rusage.
+    Peak RSS is the child's VmHWM polled every 10 ms, not `ru_maxrss`: Linux carries the
+    high-water mark of the (v)forking parent across exec into `ru_maxrss`, so a big bench
+    process would make every child it starts look as big as itself.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -70,10 +73,12 @@ def run_measured(
             list(argv), stdout=out, stderr=err, env=dict(env) if env is not None else None, cwd=cwd
         )
         timed_out = False
+        hwm_kib = 0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid != 0:
                 break
+            hwm_kib = max(hwm_kib, _vm_hwm_kib(proc.pid))
             if time.perf_counter() - started > timeout:
                 proc.kill()
                 timed_out = True
@@ -89,11 +94,23 @@ def run_measured(
             wall_s=wall,
             user_s=usage.ru_utime,
             sys_s=usage.ru_stime,
-            peak_rss_mb=usage.ru_maxrss / 1024.0,  # Linux reports KiB
+            peak_rss_mb=(hwm_kib or usage.ru_maxrss) / 1024.0,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             timed_out=timed_out,
         )
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    """The high-water RSS of a live process in KiB (0 once it has exited)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -106,10 +123,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 def self_peak_rss_mb() -> float:
     """Peak RSS of this process so far (VmHWM), in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return 0.0
+    return _vm_hwm_kib(os.getpid()) / 1024.0
 
 
 @contextmanager
