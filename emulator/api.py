@@ -141,6 +141,7 @@ class Api:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
+        generation = self.store.generation
         site, rest = split_site(scope)
         key = header(scope, b"chargebee-idempotency-key") if method == "POST" else None
         decision = self.faults.decide(site) if site else Decision()
@@ -151,6 +152,8 @@ class Api:
             decision.status = 504
         extra: list[tuple[bytes, bytes]] = []
         replayed = False
+        if generation != self.store.generation:  # reset while this request slept
+            decision.status = 503
         if decision.status is not None:
             status, body = service.error(FAULT_ANSWERS[decision.status])
             if decision.retry_after_s is not None:
@@ -160,7 +163,9 @@ class Api:
             status, body, replayed = self.handle(scope, site, rest, method, payload, key)
             if replayed:
                 extra.append((b"chargebee-idempotency-replayed", b"true"))
-        self.store.log_request(site, method, scope["path"], status, key, replayed, decision.fault)
+        self.store.log_request(
+            site, method, scope["path"], status, key, replayed, decision.fault, generation
+        )
         if decision.lose_response:
             await drop_connection(send)
             return

@@ -76,6 +76,7 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self._lock = threading.RLock()
+        self.generation = 0  # bumped by reset(): requests begun before it are not logged
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -114,6 +115,7 @@ class Store:
             return conn.execute("SELECT 1 FROM sites LIMIT 1").fetchone() is None
 
     def reset(self) -> None:
+        self.generation += 1
         with self.transaction() as conn:
             for table in (*TABLES, "faults"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
@@ -345,7 +347,12 @@ class Store:
         idempotency_key: str | None,
         replayed: bool,
         fault: str | None,
+        generation: int | None = None,
     ) -> None:
+        """Append to the request log, unless a reset happened since the request began (a
+        request still sleeping in a fault must not appear in the next test's log)."""
+        if generation is not None and generation != self.generation:
+            return
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO requests (time, site, method, path, status, idempotency_key, "
