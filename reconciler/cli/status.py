@@ -64,12 +64,13 @@ def text_lines(report: Mapping[str, Any]) -> list[str]:
         head += f", took {report['duration_s']:.1f} s"
     lines = [head + (": " + ", ".join(counts) if counts else "")]
     width = max((len(str(s.get("name", ""))) for s in sites), default=0)
+    status_width = max((len(status_words(s)) for s in sites), default=0)
     for site in sites:
         conditions = [c for c in site.get("conditions") or [] if isinstance(c, Mapping)]
         first = conditions[0] if conditions else None
         detail = f"  {first.get('type')}: {first.get('message')}" if first else ""
-        status = status_words(site)
-        lines.append(f"{site.get('name', '?')!s:<{width}}  {status}{detail}")
+        name = str(site.get("name", "?"))
+        lines.append(f"{name:<{width}}  {status_words(site):<{status_width}}{detail}".rstrip())
     return lines
 
 
