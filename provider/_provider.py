@@ -15,9 +15,11 @@ What a caller (the SDK's dynamic-provider server) may rely on:
 
 from __future__ import annotations
 
+import atexit
 import base64
 import copy
 import json
+import shutil
 import tempfile
 import threading
 from collections.abc import Generator, Iterator, Mapping
@@ -105,6 +107,7 @@ def _placeholder_reference() -> Credentials:
     with _placeholder_lock:
         if _placeholder_path is None or not _placeholder_path.exists():
             directory = Path(tempfile.mkdtemp(prefix="brightback-pulumi-"))
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
             path = directory / "key-from-pulumi-config"
             path.write_text("key-from-pulumi-config\n", encoding="utf-8")
             _placeholder_path = path

@@ -75,6 +75,12 @@ def test_preview_up_refresh_update_replace_destroy(emulator: Any, server: Any) -
     diff = server.diff(name, id_, outs, checked, stored_inputs)
     assert diff.changes == proto.DiffResponse.DIFF_NONE
 
+    # preview of a change to a value not known yet: an update, never a guessed replace
+    checked, _ = server.check(name, stored_inputs, preview)
+    diff = server.diff(name, id_, outs, checked, stored_inputs)
+    assert diff.changes == proto.DiffResponse.DIFF_SOME
+    assert list(diff.replaces) == []
+
     # someone turns reason codes back on... not allowed while the toggle is on (rule 7), so
     # they disconnect in the console instead; refresh records it, up corrects it
     emulator.admin.ui("acme", "disconnect", confirm=True)
