@@ -228,3 +228,54 @@ class TestGitInfo:
 
     def test_outside_a_repository_there_is_no_git_info(self, tmp_path: Path) -> None:
         assert git_info([tmp_path]) is None
+
+
+class TestLoop:
+    def test_durations_and_jitter_parse(self) -> None:
+        from reconciler.fleet.loop import parse_duration, parse_jitter
+
+        assert [parse_duration(t) for t in ("10m", "30s", "1h", "0.2s", "45", "500ms")] == [
+            600.0,
+            30.0,
+            3600.0,
+            0.2,
+            45.0,
+            0.5,
+        ]
+        assert parse_jitter("10%") == pytest.approx(0.1)
+        for bad in ("", "10x", "0s"):
+            with pytest.raises(ValueError):
+                parse_duration(bad)
+        with pytest.raises(ValueError):
+            parse_jitter("100%")
+
+    def test_wait_stays_within_the_jitter(self) -> None:
+        from reconciler.fleet.loop import next_wait
+
+        assert next_wait(100.0, 0.1, lambda lo, hi: lo) == pytest.approx(90.0)
+        assert next_wait(100.0, 0.1, lambda lo, hi: hi) == pytest.approx(110.0)
+
+    def test_loop_runs_the_asked_passes_and_a_stop_ends_it(self) -> None:
+        import threading
+
+        from reconciler.fleet.loop import run_loop
+
+        stop = threading.Event()
+        assert run_loop(lambda: 2, interval=0.0, jitter=0, stop=stop, max_passes=3) == (2, 3)
+
+        calls: list[int] = []
+
+        def once() -> int:
+            calls.append(1)
+            stop.set()  # as the SIGTERM handler does during a pass
+            return 0
+
+        # an hour's interval, yet the loop ends at once: the wait is the stop event
+        assert run_loop(once, interval=3600.0, jitter=0, stop=stop) == (0, 1)
+
+    def test_once_runs_a_single_pass(self) -> None:
+        import threading
+
+        from reconciler.fleet.loop import run_loop
+
+        assert run_loop(lambda: 1, interval=None, jitter=0, stop=threading.Event()) == (1, 1)

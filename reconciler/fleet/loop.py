@@ -1,0 +1,87 @@
+"""The interval loop around passes, and a clean stop on SIGTERM/SIGINT.
+
+A signal only sets an event: the pass in flight stops starting new sites, finishes the
+ones it is writing to, records state and its report, and the loop ends. The wait between
+passes is the same event, so a stop during the wait is immediate. Jitter spreads many
+reconcilers (one per team or region) so they do not hit the API in lockstep.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+_UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """ "10m", "30s", "1h", "0.2s", "45" (seconds) -> seconds (greater than 0)."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("the interval must be greater than 0")
+    return seconds
+
+
+def parse_jitter(text: str) -> float:
+    """ "10%" or "0.1" -> fraction of the interval in [0, 1)."""
+    raw = text.strip()
+    value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    if not 0 <= value < 1:
+        raise ValueError("jitter must be between 0% and 100% (exclusive)")
+    return value
+
+
+def next_wait(interval: float, jitter: float, rng: Callable[[float, float], float]) -> float:
+    """The interval, moved by up to +-jitter of itself."""
+    return max(0.0, interval * (1.0 + rng(-jitter, jitter)))
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn SIGTERM/SIGINT into `stop` for the duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_loop(
+    run_once: Callable[[], int],
+    *,
+    interval: float | None,
+    jitter: float,
+    stop: threading.Event,
+    max_passes: int | None = None,
+    rng: Callable[[float, float], float] = random.uniform,
+) -> tuple[int, int]:
+    """Run passes until stopped, `max_passes` done, or once without an interval.
+
+    Returns (exit code of the last pass, passes run).
+    """
+    code, runs = 0, 0
+    while not stop.is_set():
+        code = run_once()
+        runs += 1
+        if interval is None or (max_passes is not None and runs >= max_passes):
+            break
+        if stop.wait(next_wait(interval, jitter, rng)):
+            break
+    return code, runs

@@ -1,0 +1,81 @@
+"""Prometheus metrics for the long-running reconciler (`--metrics-port`).
+
+A private registry, so the process's own default collectors never mix with fleet numbers
+and tests can create one per run. Client counters are cumulative in `ClientStats`; each
+pass adds only what changed since the last one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from reconciler.client import ClientStats
+from reconciler.report import RunReport, SiteStatus
+
+
+class FleetMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.passes = Counter("brightback_passes", "Reconcile passes run", ["result"], registry=r)
+        self.sites = Gauge(
+            "brightback_sites", "Sites by status in the last pass", ["status"], registry=r
+        )
+        self.drift_found = Counter("brightback_drift_found", "Drifted fields found", registry=r)
+        self.drift_corrected = Counter(
+            "brightback_drift_corrected", "Drifted fields corrected", registry=r
+        )
+        self.site_failures = Counter(
+            "brightback_site_failures", "Sites that failed in a pass", registry=r
+        )
+        self.api_requests = Counter(
+            "brightback_api_requests", "Control-plane requests", ["method"], registry=r
+        )
+        self.api_errors = Counter(
+            "brightback_api_errors", "Control-plane errors by kind", ["kind"], registry=r
+        )
+        self.api_retries = Counter(
+            "brightback_api_retries", "Control-plane retries by reason", ["reason"], registry=r
+        )
+        self.duration = Gauge(
+            "brightback_pass_duration_seconds", "Duration of the last pass", registry=r
+        )
+        self.last_pass = Gauge(
+            "brightback_last_pass_timestamp_seconds", "When the last pass ended", registry=r
+        )
+        self._seen: dict[str, dict[str, int]] = {}
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> Any:
+        """Serve /metrics on loopback by default; returns prometheus-client's server."""
+        return start_http_server(port, addr=addr, registry=self.registry)
+
+    def observe_pass(
+        self,
+        report: RunReport,
+        duration_s: float,
+        drift_found: int,
+        drift_corrected: int,
+        stats: ClientStats,
+    ) -> None:
+        self.passes.labels(result=str(report.exit_code)).inc()
+        for status in SiteStatus:
+            self.sites.labels(status=status.value).set(report.count(status))
+        self.site_failures.inc(report.count(SiteStatus.FAILED))
+        self.drift_found.inc(drift_found)
+        self.drift_corrected.inc(drift_corrected)
+        self.duration.set(duration_s)
+        self.last_pass.set_to_current_time()
+        snapshot = stats.snapshot()
+        for group, counter, label in (
+            ("requests", self.api_requests, "method"),
+            ("errors", self.api_errors, "kind"),
+            ("retries", self.api_retries, "reason"),
+        ):
+            before = self._seen.get(group, {})
+            for key, value in snapshot.get(group, {}).items():
+                delta = value - before.get(key, 0)
+                if delta > 0:
+                    counter.labels(**{label: key}).inc(delta)
+            self._seen[group] = dict(snapshot.get(group, {}))
