@@ -23,10 +23,48 @@ from emulator.rules import (
     invalid,
     pre_cancel_check,
     refused,
+    traffic_status,
 )
 from emulator.store import Conflict, Store, dumps, now
 
 Answer = tuple[int, bytes, bool]  # status, body, replayed
+
+
+def integration(state: SiteState, account: Account) -> dict[str, Any]:
+    """The contract's `brightback_integration` resource for one site."""
+    connected = state.connected
+    return {
+        "site": state.site,
+        "site_email": state.email,
+        "version": state.version,
+        "account": {
+            "email": state.email,
+            "status": account.status,
+            "brightback_sites": [
+                {"name": name, "experiences": dict(experiences)}
+                for name, experiences in sorted(account.brightback_sites.items())
+            ],
+        },
+        "connection": {
+            "status": "connected" if connected else "disconnected",
+            "brightback_site": state.brightback_site if connected else None,
+            "account_email": state.account_email if connected else None,
+            "api_key_id": state.api_key_id if connected else None,
+            "data_sync": state.data_sync,
+            "access_level": state.access_level if connected else None,
+            "connected_at": state.connected_at if connected else None,
+        },
+        "integrate_via": state.integrate_via,
+        "cancellation_via_brightback": {
+            "enabled": state.toggle,
+            "traffic_status": traffic_status(state, account),
+        },
+        "cancellation_settings": {
+            "reason_codes_enabled": state.reason_codes_enabled,
+            "portal_cancellation_enabled": state.portal_cancellation_enabled,
+        },
+        "updated_at": state.updated_at,
+    }
 
 
 def body_hash(params: Mapping[str, str]) -> str:
@@ -101,7 +139,7 @@ def _decide(
             return error(taken)
         account = store.account(conn, state.email)
     store.save_site(conn, outcome.state)
-    resource = store.resource(outcome.state, account)
+    resource = integration(outcome.state, account)
     changes = [c.to_dict() for c in outcome.changes]
     store.add_event(conn, site, source, outcome.event_type, changes, resource, now())
     if outcome.new_account is not None:  # other sites of the same email see the account too
@@ -170,7 +208,7 @@ def touch_sites_of(
             continue
         bumped = dataclasses.replace(state, version=state.version + 1, updated_at=at)
         store.save_site(conn, bumped)
-        resource = store.resource(bumped, account)
+        resource = integration(bumped, account)
         store.add_event(conn, state.site, source, event_type, changes, resource, at)
 
 
@@ -179,7 +217,7 @@ def read(store: Store, site: str) -> tuple[int, bytes]:
         state = store.load_site(conn, site)
         if state is None:
             return error(not_found(f"site {site}"))
-        resource = store.resource(state, store.account(conn, state.email))
+        resource = integration(state, store.account(conn, state.email))
     return 200, dumps({"brightback_integration": resource})
 
 
@@ -189,7 +227,7 @@ def site_state(store: Store, site: str) -> dict[str, Any] | None:
         state = store.load_site(conn, site)
         if state is None:
             return None
-        resource = store.resource(state, store.account(conn, state.email))
+        resource = integration(state, store.account(conn, state.email))
     return {
         "brightback_integration": resource,
         "version": state.version,

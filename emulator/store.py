@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from emulator.rules import MODES, Account, SiteState, traffic_status
+from emulator.rules import MODES, Account, SiteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (
@@ -208,43 +208,7 @@ class Store:
         rows = conn.execute("SELECT state FROM sites WHERE email=? ORDER BY site", (email.lower(),))
         return [SiteState(**json.loads(r[0])) for r in rows]
 
-    # --- the resource and events -------------------------------------------------------
-
-    def resource(self, state: SiteState, account: Account) -> dict[str, Any]:
-        """The contract's `brightback_integration` resource for one site."""
-        connected = state.connected
-        return {
-            "site": state.site,
-            "site_email": state.email,
-            "version": state.version,
-            "account": {
-                "email": state.email,
-                "status": account.status,
-                "brightback_sites": [
-                    {"name": name, "experiences": dict(experiences)}
-                    for name, experiences in sorted(account.brightback_sites.items())
-                ],
-            },
-            "connection": {
-                "status": "connected" if connected else "disconnected",
-                "brightback_site": state.brightback_site if connected else None,
-                "account_email": state.account_email if connected else None,
-                "api_key_id": state.api_key_id if connected else None,
-                "data_sync": state.data_sync,
-                "access_level": state.access_level if connected else None,
-                "connected_at": state.connected_at if connected else None,
-            },
-            "integrate_via": state.integrate_via,
-            "cancellation_via_brightback": {
-                "enabled": state.toggle,
-                "traffic_status": traffic_status(state, account),
-            },
-            "cancellation_settings": {
-                "reason_codes_enabled": state.reason_codes_enabled,
-                "portal_cancellation_enabled": state.portal_cancellation_enabled,
-            },
-            "updated_at": state.updated_at,
-        }
+    # --- events --------------------------------------------------------------------------
 
     def add_event(
         self,
