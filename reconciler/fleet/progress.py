@@ -20,7 +20,7 @@ class Progress:
         self._task: object | None = None
         self.done = 0
 
-    def start(self, pass_no: int, total: int) -> None:
+    def start(self, label: str, total: int | None = None) -> None:
         self.done = 0
         if not self.enabled:
             return
@@ -28,7 +28,7 @@ class Progress:
 
         bar = RichProgress(transient=True, console=None)
         bar.start()
-        self._task = bar.add_task(f"pass {pass_no}", total=total)
+        self._task = bar.add_task(label, total=total)
         self._bar = bar
 
     def tick(self, _name: str) -> None:

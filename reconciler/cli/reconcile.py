@@ -1,0 +1,235 @@
+"""`brightback reconcile PATH...`: the fleet reconciler, once or on an interval.
+
+Each pass loads and validates the whole config (an invalid config applies nothing), reads
+and plans every site concurrently, heals what policy allows, reports the rest, and writes
+`<state-dir>/last-report.json` and the state file atomically. Exit codes are those of the
+last pass: 0 nothing changed, 1 a site failed or the pass was refused, 2 changes made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli._common import add_common_arguments, add_paths, client_config
+from reconciler.client import ClientStats
+from reconciler.fleet.loop import parse_duration, parse_jitter, run_loop, stop_on_signals
+from reconciler.fleet.passes import PassOptions, PassResult, run_pass
+from reconciler.fleet.progress import Progress
+from reconciler.report import SiteStatus, render
+
+log = logging.getLogger("brightback.reconcile")
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _jitter(text: str) -> float:
+    try:
+        return parse_jitter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a TCP port (0-65535)")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_paths(parser, "desired-state files or directories")
+    add_common_arguments(parser)
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--once", action="store_true", help="run one pass and exit (default)")
+    when.add_argument(
+        "--interval", type=_duration, metavar="DURATION", help="run a pass every DURATION (10m)"
+    )
+    parser.add_argument(
+        "--jitter", type=_jitter, default=0.1, metavar="PERCENT", help="+- of the interval (10%%)"
+    )
+    parser.add_argument(
+        "--passes", type=int, metavar="N", help="with --interval: stop after N passes"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".brightback"),
+        metavar="DIR",
+        help="state file, last report and site locks (default .brightback)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="apply destructive steps above the fleet threshold"
+    )
+    parser.add_argument(
+        "--max-destructive-percent",
+        type=float,
+        default=10.0,
+        metavar="P",
+        help="refuse destructive steps when more than P%% of sites would get one (default 10)",
+    )
+    parser.add_argument(
+        "--max-destructive-sites",
+        type=int,
+        metavar="N",
+        help="refuse destructive steps when more than N sites would get one",
+    )
+    parser.add_argument(
+        "--max-backoff-passes",
+        type=int,
+        default=8,
+        metavar="N",
+        help="a failing site is retried at least every N+1 passes (default 8)",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="start a pre-cancel session for retention_api sites with spec.probe",
+    )
+    parser.add_argument("--serve", type=_port, metavar="PORT", help="serve the status page")
+    parser.add_argument(
+        "--metrics-port", type=_port, metavar="PORT", help="serve Prometheus metrics"
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: what log shippers index without parsing rules."""
+
+    FIELDS = ("pass", "site", "status", "reason", "exit_code", "duration_s", "counts")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        return json.dumps(entry, sort_keys=True)
+
+
+def _configure_logging(fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("brightback")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO if fmt == "json" else logging.WARNING)
+    logger.propagate = False
+
+
+def _log_pass(result: PassResult) -> None:
+    report = result.report
+    for site in report.sites:
+        if site.status in (SiteStatus.FAILED, SiteStatus.APPLIED, SiteStatus.BLOCKED):
+            reason = site.conditions[0].reason if site.conditions else None
+            level = logging.WARNING if site.status is SiteStatus.FAILED else logging.INFO
+            log.log(
+                level,
+                f"{site.name}: {site.status.value}",
+                extra={
+                    "pass": result.pass_no,
+                    "site": site.site,
+                    "status": site.status.value,
+                    "reason": reason,
+                },
+            )
+    log.info(
+        f"pass {result.pass_no} finished",
+        extra={
+            "pass": result.pass_no,
+            "exit_code": result.exit_code,
+            "duration_s": round(result.duration_s, 3),
+            "counts": report.summary(),
+        },
+    )
+
+
+def _summary_line(result: PassResult) -> str:
+    summary = result.report.summary()
+    parts = [f"{summary['sites']} sites"]
+    parts += [f"{summary[s.value]} {s.value}" for s in SiteStatus if summary[s.value]]
+    return (
+        f"pass {result.pass_no}: {', '.join(parts)}; exit {result.exit_code} "
+        f"({result.duration_s:.1f}s)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_format)
+    options = PassOptions(
+        paths=tuple(args.paths),
+        state_dir=args.state_dir,
+        client_config=client_config(args),
+        concurrency=args.concurrency,
+        allow_disconnect=args.allow_disconnect,
+        force=args.force,
+        max_destructive_percent=args.max_destructive_percent,
+        max_destructive_sites=args.max_destructive_sites,
+        sites=tuple(args.site) if args.site else None,
+        max_backoff_passes=args.max_backoff_passes,
+        probe=args.probe,
+    )
+    stats = ClientStats()
+    stop = threading.Event()
+    metrics = None
+    if args.metrics_port is not None:
+        from reconciler.fleet.metrics import FleetMetrics
+
+        metrics = FleetMetrics()
+        metrics.serve(args.metrics_port)
+    status_server = None
+    if args.serve is not None:
+        from reconciler.status_page import serve_status
+
+        status_server = serve_status(args.serve, args.state_dir)
+    progress = Progress(enabled=None if args.log_format == "text" else False)
+    interval_mode = args.interval is not None
+
+    def once() -> int:
+        progress.start("reconcile")
+        result = run_pass(options, stop=stop, stats=stats, tick=progress.tick)
+        if args.log_format == "text":
+            progress.finish(_summary_line(result))
+        _log_pass(result)
+        if metrics is not None:
+            metrics.observe_pass(
+                result.report, result.duration_s, result.drift_found, result.drift_corrected, stats
+            )
+        if interval_mode:
+            print(f"--- pass {result.pass_no} at {time.strftime('%H:%M:%S')} ---", flush=True)
+        render(result.report, args.format, sys.stdout)
+        sys.stdout.flush()
+        return result.exit_code
+
+    try:
+        with stop_on_signals(stop), progress:
+            code, _ = run_loop(
+                once,
+                interval=args.interval,
+                jitter=args.jitter,
+                stop=stop,
+                max_passes=args.passes,
+            )
+    finally:
+        if status_server is not None:
+            status_server.stop()
+    if stop.is_set():
+        print("stopped: finished the sites in flight and recorded the pass", file=sys.stderr)
+        if interval_mode:
+            return 0
+    return code
