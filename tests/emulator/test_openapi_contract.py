@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import schemathesis
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from schemathesis.checks import not_a_server_error
@@ -90,10 +90,11 @@ def test_every_error_code_the_emulator_can_raise_is_documented() -> None:
     """A code added to the rules without the contract would surprise every client."""
     source = "\n".join(
         (ROOT / "emulator" / name).read_text(encoding="utf-8")
-        for name in ("rules.py", "service.py")
+        for name in ("rules.py", "service.py", "api.py", "admin.py")
     )
     raised = set(re.findall(r'(?:refused|invalid)\(\s*"([a-z_]+)"', source))
     raised |= set(re.findall(r'RuleViolation\(\s*\d+,\s*"[a-z_]+",\s*"([a-z_]+)"', source))
+    raised |= set(re.findall(r'envelope\(\d+, "([a-z_]+)"', source))
     raised |= {"param_missing", "api_authentication_failed", "api_request_limit_exceeded"}
     text = SPEC.read_text(encoding="utf-8")
     assert len(raised) >= 20
@@ -206,6 +207,8 @@ def test_generated_requests_get_answers_the_contract_declares(
     operation = SCHEMA[path][method.upper()]
     base_url = emulator.url_template.format(site=SITE)
     headers = {"Authorization": basic(KEY)}  # the generated Basic credentials are random
+    sent: list[int] = []
+    logged_before = len(emulator.admin.requests(site=SITE))
 
     @settings(
         max_examples=25,
@@ -216,9 +219,63 @@ def test_generated_requests_get_answers_the_contract_declares(
     )
     @given(case=operation.as_strategy())
     def answer_conforms(case: schemathesis.Case) -> None:
-        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS, timeout=10)
+        answer = case.call_and_validate(
+            base_url=base_url, headers=headers, checks=CHECKS, timeout=10
+        )
+        sent.append(answer.status_code)
 
     answer_conforms()
+    # Every generated request really reached the emulator (none was answered elsewhere).
+    assert sent
+    assert len(emulator.admin.requests(site=SITE)) - logged_before == len(sent)
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _known_overflow(path: str, case: schemathesis.Case) -> bool:
+    """The one malformed input the emulator still answers with a 500 (see the strict xfail
+    `test_an_out_of_range_events_filter_is_refused_as_invalid`); remove with the fix."""
+    if path != "/events":
+        return False
+    try:
+        return abs(int(str((case.query or {}).get("occurred_at[after]", 0)))) > INT64_MAX
+    except ValueError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "method"), CHARGEBEE_OPERATIONS)
+def test_malformed_requests_are_refused_without_a_server_error(
+    emulator: Any, path: str, method: str
+) -> None:
+    """Schema-breaking requests (wrong types, missing fields, bad enums) get a documented
+    4xx in the JSON envelope, never a 5xx or a text answer."""
+    _prepare(emulator, "live")
+    operation = SCHEMA[path][method.upper()]
+    base_url = emulator.url_template.format(site=SITE)
+    headers = {"Authorization": basic(KEY)}
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance]
+    sent: list[int] = []
+
+    @settings(
+        max_examples=25,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE))
+    def refused_cleanly(case: schemathesis.Case) -> None:
+        if _known_overflow(path, case):
+            reject()
+        answer = case.call_and_validate(
+            base_url=base_url, headers=headers, checks=checks, timeout=10
+        )
+        sent.append(answer.status_code)
+
+    refused_cleanly()
+    assert sent
 
 
 # --- scripted onboarding: every rule's answer, validated ------------------------------
@@ -385,3 +442,54 @@ def test_injected_429_and_5xx_answer_the_documented_envelopes(emulator: Any) -> 
             (500, "internal_error"),
             (503, "service_unavailable"),
         }
+
+
+def test_injected_timeouts_answer_504_after_holding_the_request(emulator: Any) -> None:
+    emulator.admin.create_site(SITE, EMAIL, KEY)
+    emulator.admin.set_faults(sites={SITE: {"timeout_rate": 1.0, "timeout_s": 0.05}})
+    with api(emulator) as c:
+        expect_error(c.get(INTEGRATION), INTEGRATION, 504, "gateway_timeout")
+
+
+def test_admin_answers_fit_their_documented_schemas(emulator: Any) -> None:
+    emulator.admin.create_site(SITE, EMAIL, KEY)
+    bearer = {"Authorization": f"Bearer {emulator.admin_token}"}
+    with httpx.Client(base_url=emulator.base_url, headers=bearer, timeout=10) as admin:
+        state = conforms(admin.get(f"/_admin/sites/{SITE}"), "/_admin/sites/{site}")
+        assert (state["version"], state["api_keys_generated"]) == (1, 0)
+        faults = {"sites": {SITE: {"latency_ms": 1.0, "seed": 7}}}
+        conforms(admin.post("/_admin/faults", json=faults), "/_admin/faults")
+        snapshot = conforms(admin.get("/_admin/faults"), "/_admin/faults")
+        assert snapshot["sites"][SITE] == {"latency_ms": 1.0, "seed": 7}
+        missing = admin.get("/_admin/sites/no-such-site")
+        assert missing.status_code == 404
+        conforms(missing, "/_admin/sites/{site}")
+    with httpx.Client(base_url=emulator.base_url, auth=(KEY, ""), timeout=10) as chargebee:
+        refused = chargebee.get("/_admin/faults")
+        expect_error(refused, "/_admin/faults", 401, "api_authentication_failed")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="emulator bug: occurred_at[after] beyond int64 overflows SQLite and answers a "
+    "text/plain 500; emulator/api.py _int_param should answer 400 invalid_param",
+)
+def test_an_out_of_range_events_filter_is_refused_as_invalid(emulator: Any) -> None:
+    emulator.admin.create_site(SITE, EMAIL, KEY)
+    with api(emulator) as c:
+        answer = c.get(EVENTS, params={"occurred_at[after]": str(INT64_MAX + 1)})
+        expect_error(answer, EVENTS, 400, "invalid_param")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="emulator bug: sign_up stores any brightback_site string (e.g. '0*'), which the "
+    "contract's BrightbackSiteName pattern forbids; it should answer 400 invalid_param",
+)
+def test_sign_up_refuses_a_brightback_site_name_outside_the_contract(emulator: Any) -> None:
+    emulator.admin.create_site(SITE, EMAIL, KEY)
+    with api(emulator) as c:
+        answer = post(c, SIGN_UP, brightback_site="0*")
+        expect_error(answer, SIGN_UP, 400, "invalid_param")
+        state = resource(c.get(INTEGRATION), INTEGRATION)
+        assert state["account"]["status"] == "not_found"
