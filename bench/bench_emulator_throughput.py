@@ -19,6 +19,7 @@ the client threads are.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -160,7 +161,6 @@ def run_phase(
     """CONCURRENCY threads, each with its own pooled client, sending until time is up."""
     phase = Phase(name)
     lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
     barrier = threading.Barrier(CONCURRENCY + 1)
 
     def worker(n: int) -> None:
@@ -169,6 +169,7 @@ def run_phase(
         errors = 0
         with httpx.Client(base_url=emu.base_url, timeout=30) as client:
             barrier.wait()
+            stop_at = time.perf_counter() + seconds  # after every client is connected
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
                 try:
@@ -227,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         "concurrency": CONCURRENCY,
         "seconds_per_phase": seconds,
         "bulk_create_s": round(bulk_s, 3),
+        # Other work on the box shows up as lower req/s with the emulator below one core.
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     for phase in (read, write):
         row = phase.row()
@@ -242,9 +245,17 @@ def main(argv: list[str] | None = None) -> int:
             "requests_per_emulator_cpu_s": row["req per emulator cpu-s"],
         }
     errors = read.errors + write.errors
+    capacity = read.requests / read.emulator_cpu_s if read.emulator_cpu_s else 0.0
     record["goals"] = [
         goal(
             "emulator reads/s on loopback", round(read_rps, 1), ">= 1000", read_rps >= READ_GOAL_RPS
+        ),
+        # The emulator's own cost: reads one emulator core could serve with free clients.
+        goal(
+            "emulator reads per emulator CPU-second",
+            round(capacity),
+            ">= 1000",
+            capacity >= READ_GOAL_RPS,
         ),
         goal("no failed request without faults", errors, "0", errors == 0),
     ]
