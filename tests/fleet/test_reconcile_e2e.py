@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import yaml
 import pytest
 
 from tests.engine.conftest import KEYS_USED, Fleet, document, leaks
@@ -60,3 +61,136 @@ def test_once_pass_heals_drift_and_the_next_pass_is_clean(fleet: Fleet) -> None:
     assert code == 0, report
     assert {s["status"] for s in report["sites"]} == {"in_sync"}
     assert report["fleet"]["pass"] == 2
+
+
+def writes(fleet: Fleet, site: str) -> list[dict[str, Any]]:
+    return [r for r in fleet.emulator.admin.requests(site=site) if r["method"] == "POST"]
+
+
+def with_policy(text: str, **policy: Any) -> str:
+    """A `document()` with extra policy fields (deletionPolicy, suspended)."""
+    doc = yaml.safe_load(text)
+    doc["spec"]["policy"].update(policy)
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def test_observe_only_site_reports_drift_and_is_never_written(fleet: Fleet) -> None:
+    connected_site(fleet, "acme")
+    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
+    fleet.write("sites.yaml", document("acme", management="observe"))
+    before = len(writes(fleet, "acme"))
+
+    code, report, _ = reconcile(fleet, "sites.yaml", "--once")
+
+    assert code == 0, report  # observed drift is reported, not an error
+    assert by_name(report)["acme-live"]["status"] == "drifted"
+    drift = report["fleet"]["sites"]["acme-live"]["drift"]
+    assert [(d["field"], d["live"], d["resolution"]) for d in drift] == [
+        ("spec.integrateVia", "retention_api", "observed")
+    ]
+    assert len(writes(fleet, "acme")) == before
+    assert fleet.state("acme")["brightback_integration"]["integrate_via"] == "retention_api"
+
+
+def test_a_missing_key_and_a_failing_api_do_not_stop_the_other_sites(fleet: Fleet) -> None:
+    for site in ("nokey", "broken", "healthy"):
+        fleet.add_site(site, published=[(f"{site}-bb", "customer_portal")])
+    del fleet.env["NOKEY_CHARGEBEE_API_KEY"]
+    fleet.emulator.admin.set_faults(sites={"broken": {"error_rate": 1.0}})
+    fleet.write("sites.yaml", "---\n".join(document(s) for s in ("nokey", "broken", "healthy")))
+
+    code, report, _ = reconcile(fleet, "sites.yaml", "--once")
+
+    assert code == 1
+    sites = by_name(report)
+    assert sites["nokey-live"]["status"] == "failed"
+    assert sites["nokey-live"]["conditions"][0]["reason"] == "credential_error"
+    assert sites["broken-live"]["status"] == "failed"
+    assert sites["healthy-live"]["status"] == "applied"
+    assert fleet.state("healthy")["brightback_integration"]["cancellation_via_brightback"][
+        "enabled"
+    ]
+
+
+def test_fleet_threshold_holds_back_disconnects_until_forced(fleet: Fleet) -> None:
+    for site in ("a1", "a2", "a3"):
+        connected_site(fleet, site)
+    leaving = [document(s, state="disconnected", allow_disconnect=True) for s in ("a1", "a2")]
+    fleet.write("sites.yaml", "---\n".join([*leaving, document("a3")]))
+
+    code, report, output = reconcile(fleet, "sites.yaml", "--max-destructive-sites", "1")
+
+    assert code == 1 and report["refused"]
+    assert report["fleet"]["safety"]["refused"]
+    assert "more than --max-destructive-sites 1" in report["fleet"]["safety"]["reason"]
+    sites = by_name(report)
+    for name in ("a1-live", "a2-live"):
+        assert sites[name]["status"] == "blocked"
+        assert sites[name]["conditions"][-1]["reason"] == "fleet_safety_threshold"
+    for site in ("a1", "a2"):
+        assert not [w for w in writes(fleet, site) if w["path"].endswith("/disconnect")]
+        assert fleet.state(site)["brightback_integration"]["connection"]["status"] == "connected"
+
+    code, report, _ = reconcile(fleet, "sites.yaml", "--max-destructive-sites", "1", "--force")
+
+    assert code == 2, report
+    for site in ("a1", "a2"):
+        integration = fleet.state(site)["brightback_integration"]
+        assert integration["connection"]["status"] == "disconnected"
+        assert integration["cancellation_settings"] == {
+            "reason_codes_enabled": True,
+            "portal_cancellation_enabled": True,
+        }
+
+
+def test_a_site_removed_from_the_config_is_reported_as_an_orphan_and_left_alone(
+    fleet: Fleet,
+) -> None:
+    connected_site(fleet, "stay")
+    connected_site(fleet, "gone")
+    fleet.write("sites.yaml", document("stay") + "---\n" + document("gone"))
+    assert reconcile(fleet, "sites.yaml")[0] == 0
+    fleet.write("sites.yaml", document("stay"))
+    before = len(writes(fleet, "gone"))
+
+    code, report, _ = reconcile(fleet, "sites.yaml")
+
+    assert code == 0
+    assert [(o["site"], o["action"]) for o in report["fleet"]["orphans"]] == [("gone", "kept")]
+    assert any("orphan gone-live" in n for n in report["notes"])
+    assert len(writes(fleet, "gone")) == before
+
+
+def test_orphan_with_deletion_policy_disconnect_is_disconnected_and_restored(
+    fleet: Fleet,
+) -> None:
+    connected_site(fleet, "stay")
+    connected_site(fleet, "gone")
+    leaving = with_policy(document("gone", allow_disconnect=True), deletionPolicy="disconnect")
+    fleet.write("sites.yaml", document("stay") + "---\n" + leaving)
+    assert reconcile(fleet, "sites.yaml")[0] == 0
+    fleet.write("sites.yaml", document("stay"))
+
+    code, report, _ = reconcile(fleet, "sites.yaml")
+
+    assert code == 2, report
+    assert [(o["site"], o["action"]) for o in report["fleet"]["orphans"]] == [
+        ("gone", "disconnected")
+    ]
+    integration = fleet.state("gone")["brightback_integration"]
+    assert integration["connection"]["status"] == "disconnected"
+    assert integration["cancellation_settings"]["portal_cancellation_enabled"] is True
+    state = json.loads((fleet.root / "state" / "state.json").read_text())
+    assert "gone" not in state["sites"]  # no longer managed: not an orphan again
+    assert reconcile(fleet, "sites.yaml")[1]["fleet"]["orphans"] == []
+
+
+def test_an_invalid_config_applies_nothing_and_is_reported(fleet: Fleet) -> None:
+    fleet.add_site("acme", published=[("acme-bb", "customer_portal")])
+    fleet.write("sites.yaml", document("acme").replace("customer_portal", "carrier_pigeon"))
+
+    code, report, _ = reconcile(fleet, "sites.yaml")
+
+    assert code == 1 and report["refused"] and report["sites"] == []
+    assert "invalid config" in report["notes"][0]
+    assert writes(fleet, "acme") == []

@@ -1,0 +1,130 @@
+"""`brightback export --site NAME...`: adopt what already exists.
+
+Reads each site's live integration and writes the YAML document that keeps it exactly as
+it is, so a team can commit its current fleet and start reviewing changes from there:
+planning the exported file plans nothing. Credentials are written as references (an
+environment variable or file name built from a template), never as keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.cli._common import client_config
+from reconciler.client import ReadOnlyClient
+from reconciler.errors import ApiError, CredentialError, TransportError
+from reconciler.model import (
+    ConnectionState,
+    Credentials,
+    Desired,
+    DesiredConnection,
+    FallbackCancelExperience,
+    Live,
+)
+from reconciler.spec import desired_from_document, desired_to_document
+
+DEFAULT_KEY_ENV = "{SITE}_CHARGEBEE_API_KEY"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--site", action="append", required=True, metavar="NAME", help="Chargebee site"
+    )
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--key-env",
+        default=DEFAULT_KEY_ENV,
+        metavar="TEMPLATE",
+        help="env var holding each site's key; {site} and {SITE} (upper, - as _) are "
+        f"replaced (default {DEFAULT_KEY_ENV})",
+    )
+    keys.add_argument(
+        "--key-file", metavar="TEMPLATE", help="file holding each site's key, e.g. keys/{site}"
+    )
+    parser.add_argument(
+        "--name", default="{site}", metavar="TEMPLATE", help="metadata.name (default {site})"
+    )
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
+    parser.add_argument("--api-url", metavar="TEMPLATE", help="per-site API URL template")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
+    parser.add_argument("--concurrency", type=int, default=4, metavar="N")
+
+
+def _fill(template: str, site: str) -> str:
+    return template.replace("{site}", site).replace("{SITE}", site.upper().replace("-", "_"))
+
+
+def credentials_for(site: str, key_env: str, key_file: str | None) -> Credentials:
+    if key_file is not None:
+        return Credentials(api_key_file=str(Path(_fill(key_file, site)).resolve()))
+    return Credentials(api_key_env=_fill(key_env, site))
+
+
+def desired_from_live(live: Live, name: str, credentials: Credentials) -> Desired:
+    """The spec that plans nothing against `live`.
+
+    While the toggle is on the site's own cancel options are hidden (rule 7) and not
+    compared, so the fallback is written as the product's default (everything restored);
+    otherwise it is what the site has now, which the engine would enforce.
+    """
+    if live.connected:
+        connection = DesiredConnection(
+            ConnectionState.CONNECTED, brightback_site=live.connection.brightback_site
+        )
+    else:
+        connection = DesiredConnection(ConnectionState.DISCONNECTED)
+    if live.cancellation_via_brightback:
+        fallback = FallbackCancelExperience()
+    else:
+        fallback = FallbackCancelExperience(
+            portal_cancellation=live.portal_cancellation_enabled,
+            reason_codes=live.reason_codes_enabled,
+        )
+    return Desired(
+        name=name,
+        site=live.site,
+        credentials=credentials,
+        connection=connection,
+        integrate_via=live.integrate_via if live.connected else None,
+        cancellation_via_brightback=live.cancellation_via_brightback,
+        fallback=fallback,
+    )
+
+
+def _document(desired: Desired) -> dict[str, Any]:
+    document = desired_to_document(desired)
+    desired_from_document(document)  # never write a document `validate` would reject
+    return document
+
+
+def run(args: argparse.Namespace) -> int:
+    documents: list[dict[str, Any]] = []
+    failed = 0
+    with ReadOnlyClient(client_config(args)) as client:
+        for site in args.site:
+            credentials = credentials_for(site, args.key_env, args.key_file)
+            probe = Desired(
+                name=_fill(args.name, site),
+                site=site,
+                credentials=credentials,
+                connection=DesiredConnection(ConnectionState.DISCONNECTED),
+            )
+            try:
+                live = client.read(probe)
+            except (CredentialError, ApiError, TransportError) as exc:
+                print(f"error: {site}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            documents.append(_document(desired_from_live(live, probe.name, credentials)))
+    text = yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(documents)} document(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 1 if failed else 0
