@@ -218,7 +218,7 @@ def test_generated_requests_get_answers_the_contract_declares(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy())
-    def answer_conforms(case: schemathesis.Case) -> None:
+    def answer_conforms(case: schemathesis.Case[Any]) -> None:
         answer = case.call_and_validate(
             base_url=base_url, headers=headers, checks=CHECKS, timeout=10
         )
@@ -233,7 +233,7 @@ def test_generated_requests_get_answers_the_contract_declares(
 INT64_MAX = 2**63 - 1
 
 
-def _known_overflow(path: str, case: schemathesis.Case) -> bool:
+def _known_overflow(path: str, case: schemathesis.Case[Any]) -> bool:
     """The one malformed input the emulator still answers with a 500 (see the strict xfail
     `test_an_out_of_range_events_filter_is_refused_as_invalid`); remove with the fix."""
     if path != "/events":
@@ -266,7 +266,7 @@ def test_malformed_requests_are_refused_without_a_server_error(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE))
-    def refused_cleanly(case: schemathesis.Case) -> None:
+    def refused_cleanly(case: schemathesis.Case[Any]) -> None:
         if _known_overflow(path, case):
             reject()
         answer = case.call_and_validate(
