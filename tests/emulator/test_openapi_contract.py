@@ -50,6 +50,15 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+# 25 examples per operation and starting state, the same ones on every run: enough to
+# reach each branch of the rules, small enough for the whole file to take seconds.
+BOUNDED = settings(
+    max_examples=25,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 CHARGEBEE_OPERATIONS = [
     (path, method)
     for path, item in DOC["paths"].items()
@@ -210,13 +219,7 @@ def test_generated_requests_get_answers_the_contract_declares(
     sent: list[int] = []
     logged_before = len(emulator.admin.requests(site=SITE))
 
-    @settings(
-        max_examples=25,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @BOUNDED
     @given(case=operation.as_strategy())
     def answer_conforms(case: schemathesis.Case[Any]) -> None:
         answer = case.call_and_validate(
@@ -258,13 +261,7 @@ def test_malformed_requests_are_refused_without_a_server_error(
     checks = [not_a_server_error, status_code_conformance, content_type_conformance]
     sent: list[int] = []
 
-    @settings(
-        max_examples=25,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @BOUNDED
     @given(case=operation.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE))
     def refused_cleanly(case: schemathesis.Case[Any]) -> None:
         if _known_overflow(path, case):
