@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 import pytest
+import yaml
 
-from tests.engine.conftest import KEYS_USED, Fleet, document, leaks
+from tests.engine.conftest import Fleet, document
 
 pytestmark = pytest.mark.e2e
 
@@ -118,7 +118,7 @@ def test_fleet_threshold_holds_back_disconnects_until_forced(fleet: Fleet) -> No
     leaving = [document(s, state="disconnected", allow_disconnect=True) for s in ("a1", "a2")]
     fleet.write("sites.yaml", "---\n".join([*leaving, document("a3")]))
 
-    code, report, output = reconcile(fleet, "sites.yaml", "--max-destructive-sites", "1")
+    code, report, _ = reconcile(fleet, "sites.yaml", "--max-destructive-sites", "1")
 
     assert code == 1 and report["refused"]
     assert report["fleet"]["safety"]["refused"]
