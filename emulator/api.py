@@ -12,6 +12,7 @@ import base64
 import binascii
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,6 +22,7 @@ from emulator.faults import Decision, Faults
 from emulator.rules import RuleViolation, invalid
 from emulator.store import Store, dumps, key_digest
 
+log = logging.getLogger("emulator")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -35,6 +37,7 @@ POSTS = {
     "/cancellation_settings/update": "cancellation_settings",
 }
 GETS = ("/brightback_integration", "/events")
+INT64 = 2**63
 UNAUTHORIZED = RuleViolation(
     401,
     "api_authentication_failed",
@@ -160,7 +163,11 @@ class Api:
                 extra.append((b"retry-after", str(decision.retry_after_s).encode()))
         else:
             payload = await read_body(receive) if method == "POST" else b""
-            status, body, replayed = self.handle(scope, site, rest, method, payload, key)
+            try:
+                status, body, replayed = self.handle(scope, site, rest, method, payload, key)
+            except Exception:  # a bug must still answer in the envelope, and be logged
+                log.exception("unhandled error on %s %s", method, scope["path"])
+                status, body = service.error(FAULT_ANSWERS[500])
             if replayed:
                 extra.append((b"chargebee-idempotency-replayed", b"true"))
         self.store.log_request(
@@ -236,10 +243,16 @@ def _int_param(query: dict[str, str], name: str, default: int | None) -> Any:
         return default
     if name == "offset":  # opaque to clients: a JSON list holding the row id
         try:
-            return int(json.loads(value)[0])
+            offset = int(json.loads(value)[0])
+            if not 0 <= offset < INT64:
+                raise ValueError(value)
+            return offset
         except (ValueError, TypeError, IndexError, KeyError):
             raise invalid("invalid_param", "offset : invalid", "offset") from None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise invalid("invalid_param", f"{name} : must be an integer", name) from None
+    if not -INT64 <= number < INT64:  # SQLite integers are 64-bit
+        raise invalid("invalid_param", f"{name} : out of range", name)
+    return number

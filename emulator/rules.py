@@ -9,12 +9,14 @@ one place and the store only persists what they decided.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 MODES = ("customer_portal", "retention_api")
+BRIGHTBACK_SITE_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,98}[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,13 @@ def sign_up(state: SiteState, account: Account, params: Mapping[str, str], now: 
     brightback_site = params.get("brightback_site")
     if not brightback_site:
         raise missing("brightback_site")
+    if not BRIGHTBACK_SITE_NAME.fullmatch(brightback_site):
+        raise invalid(
+            "invalid_param",
+            "brightback_site : 1-100 letters, digits, '-', '_' or '.', starting and ending "
+            "with a letter or digit",
+            "brightback_site",
+        )
     email = params.get("email")
     if email is not None and email.lower() != state.email.lower():
         raise invalid(

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from emulator.rules import MODES, Account, SiteState
+from emulator.rules import BRIGHTBACK_SITE_NAME, MODES, Account, SiteState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (
@@ -185,6 +185,8 @@ class Store:
         name: str,
         experiences: Mapping[str, str] | None = None,
     ) -> None:
+        if not BRIGHTBACK_SITE_NAME.fullmatch(name):
+            raise ValueError(f"invalid Brightback site name {name!r}")
         owner = conn.execute("SELECT email FROM bb_sites WHERE name=?", (name,)).fetchone()
         if owner is not None and owner[0] != email.lower():
             raise Conflict(f"Brightback site {name} belongs to another account")

@@ -94,6 +94,12 @@ def test_limit_out_of_range_is_a_400(acme: Site) -> None:
         assert answer.status_code == 400 and error_of(answer)["param"] == "limit"
 
 
+def test_filters_beyond_64_bits_are_a_400_not_a_crash(acme: Site) -> None:
+    for name, value in (("occurred_at[after]", str(2**63)), ("offset", "[99999999999999999999]")):
+        answer = acme.get("/events", **{name: value})
+        assert answer.status_code == 400 and error_of(answer)["param"] == name
+
+
 def test_events_of_one_site_stay_out_of_another(make_site: SiteFactory, acme: Site) -> None:
     globex = make_site("globex")
     acme.connect()

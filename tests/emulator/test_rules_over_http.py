@@ -68,6 +68,16 @@ def test_sign_up_creates_a_pending_account_that_connects_once_activated(
     assert solo.connect("solo-bb").status_code == 200
 
 
+def test_sign_up_refuses_a_malformed_brightback_site_name(make_site: SiteFactory) -> None:
+    solo = make_site("solo", account=None)
+    for name in ("0*", "-leading", "x" * 101):
+        answer = solo.post("/brightback_integration/sign_up", {"brightback_site": name})
+        body = error_of(answer)
+        assert answer.status_code == 400 and body["api_error_code"] == "invalid_param"
+        assert body["param"] == "brightback_site"
+    assert solo.state()["account"]["status"] == "not_found"
+
+
 def test_connect_without_an_account_is_refused_rule_1(make_site: SiteFactory) -> None:
     solo = make_site("solo", account=None)
     connect = {"brightback_site": "solo-bb", "access_level": "read_write"}
