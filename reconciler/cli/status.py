@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.status_page import (
+    HOST_ENV,
     REPORT_FILE,
     STATUS_WORDS,
     read_report,
@@ -42,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--host",
-        default="127.0.0.1",
-        help="address to serve on (default 127.0.0.1; 0.0.0.0 in a container)",
+        default=None,
+        help=f"address to serve on (default ${HOST_ENV}, else 127.0.0.1; 0.0.0.0 in a container)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="printed format")
 
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(port: int, state_dir: Path, host: str) -> int:
+def _serve(port: int, state_dir: Path, host: str | None) -> int:
     server = serve_status(port, state_dir, host)
     print(f"serving the status page on {server.url} (Ctrl-C to stop)", file=sys.stderr)
     try:

@@ -13,9 +13,10 @@ from reconciler.status_page._render import (
     render_no_report,
     status_words,
 )
-from reconciler.status_page._server import StatusServer, serve_status
+from reconciler.status_page._server import HOST_ENV, StatusServer, serve_status
 
 __all__ = [
+    "HOST_ENV",
     "REPORT_FILE",
     "STATUS_WORDS",
     "StatusServer",

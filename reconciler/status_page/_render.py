@@ -19,6 +19,14 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from reconciler.status_page._html import Child, Markup, el
+from reconciler.status_page._sections import (
+    backoff_section,
+    conditions_section,
+    drift_section,
+    fleet_entry,
+    outcomes_section,
+    steps_section,
+)
 
 REPORT_FILE = "last-report.json"
 DEFAULT_REFRESH_S = 15
@@ -87,12 +95,6 @@ def status_words(site: Mapping[str, Any]) -> str:
         if "activat" in reasons or "pending" in reasons:
             return "waiting for activation"
     return STATUS_WORDS.get(status, status)
-
-
-def show(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 def label_href(labels: Mapping[str, str]) -> str:
@@ -175,79 +177,7 @@ def _filter_form(label_filter: Mapping[str, str] | None, shown: int, total: int)
     return el("form", parts, method="get", action="")
 
 
-def _steps(plan: Mapping[str, Any]) -> Markup | None:
-    steps = plan.get("steps") or []
-    if not steps:
-        return None
-    items = []
-    for step in steps:
-        args = step.get("args") or {}
-        arg_text = ", ".join(f"{k}={show(v)}" for k, v in sorted(args.items()))
-        why = " - ".join(str(p) for p in (step.get("rule"), step.get("reason")) if p)
-        items.append(
-            el(
-                "li",
-                el("b", str(step.get("action", "?"))),
-                f" ({arg_text})" if arg_text else None,
-                el("span", " destructive", class_="destructive")
-                if step.get("destructive")
-                else None,
-                el("div", why, class_="muted") if why else None,
-            )
-        )
-    return el("div", "Plan:", el("ol", items), class_="steps")
-
-
-def _drift(plan: Mapping[str, Any]) -> Markup | None:
-    drift = plan.get("drift") or []
-    if not drift:
-        return None
-    items = [
-        el(
-            "li",
-            f"{d.get('field')}: live {show(d.get('live'))}, desired {show(d.get('desired'))}",
-            class_="drift",
-        )
-        for d in drift
-    ]
-    return el("div", "Drift:", el("ul", items))
-
-
-def _outcomes(site: Mapping[str, Any]) -> Markup | None:
-    outcomes = site.get("outcomes") or []
-    if not outcomes:
-        return None
-    items = [
-        el(
-            "li",
-            f"{o.get('status')}: ",
-            el("b", str(o.get("action"))),
-            f" - {o.get('message')}" if o.get("message") else None,
-        )
-        for o in outcomes
-    ]
-    return el("div", "Applied:", el("ul", items))
-
-
-def _conditions(site: Mapping[str, Any]) -> Markup | None:
-    conditions = [c for c in site.get("conditions") or [] if isinstance(c, Mapping)]
-    if not conditions and not site.get("error"):
-        return None
-    items = [
-        el(
-            "li",
-            el("b", str(c.get("type"))),
-            f" {c.get('reason')}: {c.get('message')}",
-            el("div", f"to proceed: {c['unblock']}", class_="muted") if c.get("unblock") else None,
-        )
-        for c in conditions
-    ]
-    if site.get("error") and not conditions:
-        items.append(el("li", str(site["error"])))
-    return el("ul", items, class_="conditions")
-
-
-def _row(site: Mapping[str, Any]) -> Markup:
+def _row(site: Mapping[str, Any], fleet_site: Mapping[str, Any]) -> Markup:
     status = str(site.get("status", "failed"))
     raw_plan = site.get("plan")
     plan: Mapping[str, Any] = raw_plan if isinstance(raw_plan, Mapping) else {}
@@ -255,7 +185,13 @@ def _row(site: Mapping[str, Any]) -> Markup:
     label_links = [
         el("a", f"{k}={v}", href=label_href({k: v}), class_="label") for k, v in labels.items()
     ]
-    details = [_conditions(site), _drift(plan), _steps(plan), _outcomes(site)]
+    details = [
+        conditions_section(site),
+        backoff_section(fleet_site),
+        drift_section(plan, fleet_site),
+        steps_section(plan),
+        outcomes_section(site),
+    ]
     return el(
         "tr",
         el(
@@ -306,7 +242,12 @@ def render(
     worst = next((s for s in STATUS_WORDS if any(x.get("status") == s for x in sites)), "in_sync")
     title = f"brightback: {len(sites)} sites, {STATUS_WORDS[worst]}" if sites else "brightback"
     notes = [el("p", str(n), class_="warn") for n in report.get("notes") or []]
-    rows = [_row(s) for s in shown]
+    fleet = report.get("fleet")
+    safety = fleet.get("safety") if isinstance(fleet, Mapping) else None
+    if isinstance(safety, Mapping) and safety.get("refused"):
+        reason = safety.get("reason") or "the fleet safety threshold"
+        notes.append(el("p", f"Destructive steps refused this pass: {reason}", class_="warn"))
+    rows = [_row(s, fleet_entry(report, str(s.get("name", "")))) for s in shown]
     table = el(
         "table",
         el(

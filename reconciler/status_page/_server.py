@@ -9,6 +9,7 @@ writes the report after each pass (atomically) and the next page load shows it. 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http import HTTPStatus
@@ -25,6 +26,9 @@ from reconciler.status_page._render import (
     render,
     render_no_report,
 )
+
+DEFAULT_HOST = "127.0.0.1"
+HOST_ENV = "BRIGHTBACK_SERVE_HOST"
 
 # No script may run at all; inline style is the page's only styling.
 _SECURITY_HEADERS = {
@@ -136,16 +140,18 @@ class StatusServer:
 def serve_status(
     port: int,
     state_dir: Path,
-    host: str = "127.0.0.1",
+    host: str | None = None,
     *,
     refresh_s: int = DEFAULT_REFRESH_S,
 ) -> StatusServer:
     """Start serving on host:port (port 0 picks a free one) and return at once.
 
-    Loopback by default: the page names sites and accounts, so exposing it is a choice
-    (`--serve` with host 0.0.0.0 in a container behind a Service).
+    Loopback by default: the page names sites and accounts, so exposing it is a choice.
+    `host=None` reads $BRIGHTBACK_SERVE_HOST (set to 0.0.0.0 in a container behind a
+    Service, as examples/kubernetes/ does) and falls back to 127.0.0.1.
     """
-    server = _Server((host, port), Path(state_dir), refresh_s)
+    bind = host if host is not None else os.environ.get(HOST_ENV) or DEFAULT_HOST
+    server = _Server((bind, port), Path(state_dir), refresh_s)
     thread = threading.Thread(target=server.serve_forever, name=f"status-page:{port}", daemon=True)
     thread.start()
     return StatusServer(server, thread)

@@ -218,4 +218,29 @@ def last_report() -> dict[str, Any]:
     report["git"] = {"commit": "3f9c2a71d0be4c55e8a9f0e1d2c3b4a5f6e7d8c9", "dirty": True}
     report["pass_started_at"] = PASS_STARTED_AT
     report["duration_s"] = 2.4
+    report["fleet"] = {
+        "pass": 41,
+        "safety": {"refused": False, "reason": None, "forced": False},
+        "sites": {
+            "initech-staging": {
+                "drift": [
+                    {
+                        **MODE_DRIFT,
+                        "resolution": "observed",
+                        "changed_by": {
+                            "source": "admin_console",
+                            "event_type": "integration_mode_changed",
+                            "event_id": "ev_1",
+                            "occurred_at": PASS_STARTED_AT - 600,
+                        },
+                    }
+                ],
+                "failures": 0,
+                "flapping": None,
+                "retry_after_pass": 0,
+                "skipped": None,
+            },
+            "hooli-prod": {"drift": [], "failures": 3, "retry_after_pass": 44, "skipped": None},
+        },
+    }
     return report

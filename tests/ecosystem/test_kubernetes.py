@@ -81,6 +81,8 @@ def test_deployment_serves_status_and_metrics_on_the_ports_it_declares() -> None
     assert args[args.index("--metrics-port") + 1] == str(ports["metrics"]) == "9108"
     assert args[args.index("--interval") + 1] == "10m"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "status"}
+    # the status page binds loopback unless told otherwise; the probes and Service need more
+    assert {"name": "BRIGHTBACK_SERVE_HOST", "value": "0.0.0.0"} in container["env"]
     deployment = by_kind("Deployment")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
@@ -113,7 +115,8 @@ def test_pods_run_hardened_with_keys_only_from_the_secret(kind: str) -> None:
     assert container["resources"]["limits"]["memory"]
     assert container["resources"]["requests"]["cpu"]
     assert container["envFrom"] == [{"secretRef": {"name": "brightback-api-keys"}}]
-    assert "env" not in container  # no key or other value pasted into the manifest
+    plain_env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    assert set(plain_env) <= {"BRIGHTBACK_SERVE_HOST"}  # no key pasted into the manifest
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["sites"]["readOnly"] is True
     assert container["workingDir"] == mounts["state"]["mountPath"]  # .brightback/ is writable

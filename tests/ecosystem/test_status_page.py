@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -92,6 +95,22 @@ def test_page_shows_drift_plan_steps_and_how_to_unblock() -> None:
     assert "disconnect (confirm=true) destructive" in text
     assert "to proceed: set spec.policy.allowDisconnect: true or pass --allow-disconnect" in text
     assert "applied: enable_cancellation_via_brightback" in text
+
+
+def test_page_says_who_changed_a_drifted_field_and_which_site_backs_off() -> None:
+    text = visible(render(last_report(), now=NOW))
+    assert (
+        "spec.integrateVia: live retention_api, desired customer_portal "
+        "(observed; changed via admin_console: integration_mode_changed)"
+    ) in text
+    assert "retry after pass: 44" in text
+
+
+def test_page_warns_when_the_fleet_safety_threshold_refused_destructive_steps() -> None:
+    report = last_report()
+    report["fleet"]["safety"] = {"refused": True, "reason": "3 of 6 sites would disconnect"}
+    text = visible(render(report, now=NOW))
+    assert "Destructive steps refused this pass: 3 of 6 sites would disconnect" in text
 
 
 def test_page_shows_git_commit_dirty_flag_and_pass_timings() -> None:
@@ -230,3 +249,38 @@ def test_status_command_without_a_pass_exits_1_and_says_why(
 ) -> None:
     assert brightback(["status", "--state-dir", str(tmp_path)]) == 1
     assert "no reconcile pass has run yet" in capsys.readouterr().err
+
+
+def test_server_binds_loopback_unless_told_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BRIGHTBACK_SERVE_HOST", raising=False)
+    with serve_status(0, tmp_path) as running:
+        assert running.host == "127.0.0.1"
+    monkeypatch.setenv("BRIGHTBACK_SERVE_HOST", "0.0.0.0")
+    with serve_status(0, tmp_path) as running:
+        assert running.host == "0.0.0.0"
+    with serve_status(0, tmp_path, "127.0.0.1") as running:
+        assert running.host == "127.0.0.1"  # an explicit host wins over the environment
+
+
+def test_status_serve_runs_until_ctrl_c(tmp_path: Path) -> None:
+    (tmp_path / "last-report.json").write_text(json.dumps(last_report()))
+    brightback_exe = str(Path(sys.executable).with_name("brightback"))
+    process = subprocess.Popen(
+        [brightback_exe, "status", "--serve", "0", "--state-dir", str(tmp_path)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        status, _, page = get(url.group(0))
+        assert status == 200 and len(parse(page).rows) == 6
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
