@@ -25,11 +25,8 @@ from emulator.store import Store
 TOKEN_ENV = "BRIGHTBACK_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - the name of the variable
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="brightback emulator",
-        description="Serve the Chargebee/Brightback control-plane emulator on loopback.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options, for `brightback emulator` (reconciler.cli) and `python -m emulator`."""
     p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--db", type=Path, default=Path("emulator.sqlite3"), help="SQLite file")
@@ -39,6 +36,14 @@ def parser() -> argparse.ArgumentParser:
         help=f"admin Bearer token (default: env {TOKEN_ENV}, else generated into DB.admin-token)",
     )
     p.add_argument("--faults", help='JSON: {"global": {...}, "sites": {...}} or a file of it')
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="brightback emulator",
+        description="Serve the Chargebee/Brightback control-plane emulator on loopback.",
+    )
+    add_arguments(p)
     return p
 
 
@@ -67,7 +72,11 @@ def load_faults(text: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the store, seed it if empty, then serve until terminated."""
     import uvicorn
 
     from emulator.app import create_app

@@ -118,11 +118,21 @@ def test_faults_can_be_switched_on_from_the_command_line(tmp_path: Path) -> None
         assert answer.status_code == 429 and answer.headers["retry-after"] == "4"
 
 
-def test_without_a_token_one_is_generated_into_a_private_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "emulator"],
+        [str(Path(sys.executable).with_name("brightback")), "emulator"],
+    ],
+    ids=["python -m emulator", "brightback emulator"],
+)
+def test_without_a_token_one_is_generated_into_a_private_file(
+    tmp_path: Path, command: list[str]
+) -> None:
     env = {k: v for k, v in os.environ.items() if k != "BRIGHTBACK_EMULATOR_ADMIN_TOKEN"}
     db = tmp_path / "db.sqlite3"
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--db", str(db)],
+        [*command, "--port", "0", "--db", str(db)],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
