@@ -80,12 +80,20 @@ def drift_section(plan: Mapping[str, Any], fleet_site: Mapping[str, Any]) -> Mar
 
 
 def backoff_section(fleet_site: Mapping[str, Any]) -> Markup | None:
-    """Why the reconciler left a site alone this pass (skipped, flapping, backing off)."""
-    notes = [
-        f"{key.replace('_', ' ')}: {fleet_site[key]}"
-        for key in ("skipped", "flapping", "retry_after_pass")
-        if fleet_site.get(key)
-    ]
+    """Why the reconciler left a site alone or watches it (skipped, backing off, flapping)."""
+    notes: list[str] = []
+    if fleet_site.get("skipped"):
+        notes.append(f"not reconciled this pass: {fleet_site['skipped']}")
+    retry = fleet_site.get("retry_after_pass")
+    if isinstance(retry, int) and retry > 0:
+        notes.append(f"backing off after failures: next attempt in pass {retry + 1}")
+    flapping = fleet_site.get("flapping")
+    if isinstance(flapping, Mapping):
+        fields = ", ".join(str(f) for f in flapping.get("fields") or [])
+        notes.append(
+            f"keeps drifting back: {flapping.get('count')} times since pass "
+            f"{flapping.get('since_pass')}" + (f" ({fields})" if fields else "")
+        )
     return el("div", "; ".join(notes), class_="muted") if notes else None
 
 

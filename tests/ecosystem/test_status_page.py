@@ -103,7 +103,16 @@ def test_page_says_who_changed_a_drifted_field_and_which_site_backs_off() -> Non
         "spec.integrateVia: live retention_api, desired customer_portal "
         "(observed; changed via admin_console: integration_mode_changed)"
     ) in text
-    assert "retry after pass: 44" in text
+    assert "backing off after failures: next attempt in pass 45" in text
+
+
+def test_page_names_a_site_that_keeps_drifting_back() -> None:
+    report = last_report()
+    report["fleet"]["sites"]["acme-eu"] = {
+        "flapping": {"count": 3, "since_pass": 38, "fields": ["spec.cancellationViaBrightback"]}
+    }
+    text = visible(render(report, now=NOW))
+    assert "keeps drifting back: 3 times since pass 38 (spec.cancellationViaBrightback)" in text
 
 
 def test_page_warns_when_the_fleet_safety_threshold_refused_destructive_steps() -> None:
