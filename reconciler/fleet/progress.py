@@ -24,9 +24,11 @@ class Progress:
         self.done = 0
         if not self.enabled:
             return
-        from rich.progress import Progress as RichProgress  # only on a terminal
+        from rich.console import Console  # only on a terminal
+        from rich.progress import Progress as RichProgress
 
-        bar = RichProgress(transient=True, console=None)
+        console = Console(file=self.stream, force_terminal=True)
+        bar = RichProgress(transient=True, console=console)
         bar.start()
         self._task = bar.add_task(label, total=total)
         self._bar = bar

@@ -279,3 +279,43 @@ class TestLoop:
         from reconciler.fleet.loop import run_loop
 
         assert run_loop(lambda: 1, interval=None, jitter=0, stop=threading.Event()) == (1, 1)
+
+
+class TestProgressAndMetrics:
+    def test_a_terminal_gets_a_bar_and_a_pipe_one_line_per_pass(self) -> None:
+        import io
+
+        from reconciler.fleet.progress import Progress
+
+        for enabled in (True, False):
+            stream = io.StringIO()
+            with Progress(stream, enabled=enabled) as progress:
+                progress.start("reconcile")
+                progress.tick("acme")
+                progress.tick("globex")
+                progress.finish("pass 1: 2 sites")
+            assert progress.done == 2
+            lines = stream.getvalue()
+            assert lines.endswith("pass 1: 2 sites\n")
+            assert ("\x1b[" in lines) is enabled  # control characters only on a terminal
+
+    def test_metrics_count_passes_sites_drift_and_api_deltas(self) -> None:
+        from prometheus_client import generate_latest
+
+        from reconciler.client import ClientStats
+        from reconciler.fleet.metrics import FleetMetrics
+        from reconciler.report import RunReport
+
+        metrics = FleetMetrics()
+        stats = ClientStats()
+        stats.request("GET")
+        stats.error("api_authentication_failed")
+        metrics.observe_pass(RunReport("reconcile", ()), 1.5, 3, 2, stats)
+        stats.request("GET")
+        metrics.observe_pass(RunReport("reconcile", ()), 0.5, 0, 0, stats)
+        text = generate_latest(metrics.registry).decode()
+        assert 'brightback_passes_total{result="0"} 2.0' in text
+        assert 'brightback_api_requests_total{method="GET"} 2.0' in text
+        assert 'brightback_api_errors_total{kind="api_authentication_failed"} 1.0' in text
+        assert "brightback_drift_found_total 3.0" in text
+        assert "brightback_pass_duration_seconds 0.5" in text

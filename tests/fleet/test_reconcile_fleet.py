@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import Counter
 from typing import Any
 
@@ -124,6 +125,7 @@ def test_sigterm_during_a_pass_finishes_the_site_in_flight_and_records_the_pass(
         while deadline_requests == 0:  # the pass has started talking to the API
             assert process.poll() is None, process.communicate()
             deadline_requests = len(fleet.emulator.admin.requests())
+            time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=60)
     finally:
