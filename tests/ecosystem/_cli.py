@@ -29,10 +29,10 @@ def parse_brightback(argv: list[str]) -> argparse.Namespace:
 
 def commands_in_script(script: str) -> Iterable[list[str]]:
     """Every `brightback ...` invocation in a shell script, up to a redirection or pipe."""
-    for line in script.splitlines():
-        words = shlex.split(line.strip(), comments=True)
-        if not words or words[0] != "brightback":
+    for line in script.replace("\\\n", " ").splitlines():
+        if not line.strip().startswith("brightback "):
             continue
+        words = shlex.split(line.strip(), comments=True)
         argv: list[str] = []
         for word in words[1:]:
             if word in {">", ">>", "|", "&&", "||", ";", "2>&1"}:

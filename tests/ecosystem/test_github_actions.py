@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,13 @@ def test_posting_jobs_ask_only_for_the_permissions_they_use() -> None:
     assert permissions["plan-on-pr.yml"] == {"contents": "read", "pull-requests": "write"}
     assert permissions["apply-on-merge.yml"] == {"contents": "read"}
     assert permissions["drift-schedule.yml"] == {"contents": "read", "issues": "write"}
+
+
+def test_drift_job_counts_only_fields_the_report_schema_guarantees() -> None:
+    workflow = load_workflow(ROOT / "examples/github-actions/drift-schedule.yml")
+    (script,) = [s for s in run_scripts(workflow) if "--once" in s]
+    schema = json.loads((ROOT / "schemas/report.schema.json").read_text())
+    used = re.findall(r"\.(applied|drifted|failed|blocked|in_sync|waiting|changes)\b", script)
+    assert sorted(used) == ["applied", "blocked", "drifted", "failed"]
+    assert set(used) <= set(schema["properties"]["summary"]["required"])
+    assert ".brightback/last-report.json" in script  # where reconcile writes the report
