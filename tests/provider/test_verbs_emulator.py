@@ -244,3 +244,34 @@ def test_one_provider_serves_concurrent_calls_on_many_sites(
     assert ids == sites
     for site in sites:
         assert integration(emulator, site)["cancellation_via_brightback"]["traffic_status"] == "on"
+
+
+def test_declaring_disconnected_needs_the_allowance(emulator: Any, acme: str) -> None:
+    provider = provider_for(emulator)
+    created = provider.create(checked(provider, inputs(acme))).outs or {}
+    disconnected = inputs(acme, connection={"state": "disconnected"}, integrateVia=None)
+    disconnected["cancellationViaBrightback"] = False
+    with pytest.raises(IntegrationError, match="disconnect_not_allowed"):
+        provider.update(acme, created, checked(provider, disconnected))
+    assert integration(emulator, acme)["connection"]["status"] == "connected"
+
+    allowed = {**disconnected, "policy": {"allowDisconnect": True}}
+    outs = provider.update(acme, created, checked(provider, allowed)).outs or {}
+    live = integration(emulator, acme)
+    assert live["connection"]["status"] == "disconnected"
+    assert live["cancellation_settings"]["portal_cancellation_enabled"] is True
+    assert outs["apiKeyId"] is None
+    assert outs["connectedBrightbackSite"] is None
+
+
+def test_an_observed_site_is_reported_never_written(emulator: Any, acme: str) -> None:
+    provider = provider_for(emulator)
+    before = emulator.admin.site_state(acme)["version"]
+    observed = inputs(acme, policy={"management": "observe"})
+    outs = provider.create(checked(provider, observed)).outs or {}
+    assert emulator.admin.site_state(acme)["version"] == before
+    assert outs["inSync"] is False
+    assert [c["reason"] for c in outs["conditions"]] == ["observe_only"]
+    assert {d["field"] for d in outs["drift"]} >= {"spec.connection.state"}
+    provider.delete(acme, outs)  # deleting an observed site only forgets it
+    assert emulator.admin.site_state(acme)["version"] == before
