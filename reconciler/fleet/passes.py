@@ -120,9 +120,12 @@ def _finish(
     git: Any,
     extra: dict[str, int],
     stopped: bool = False,
+    labels: dict[str, dict[str, str]] | None = None,
 ) -> PassResult:
     duration = time.monotonic() - clock
     document = report_to_dict(report)
+    for site in document["sites"]:
+        site["labels"] = (labels or {}).get(site["name"], {})
     document["pass_started_at"] = started
     document["duration_s"] = round(duration, 3)
     document["git"] = git.to_dict() if git is not None else None
@@ -386,6 +389,7 @@ class _Pass:
             git,
             counts,
             stopped=bool(self.not_attempted),
+            labels={e.desired.name: dict(e.desired.labels) for e in entries},
         )
 
     def save_state(self, updated: dict[str, SiteState], removed: set[str]) -> None:

@@ -152,3 +152,19 @@ def test_no_api_key_in_the_state_directory(fleet: Fleet) -> None:
     for path in files:
         assert not leaks(path.read_text(), KEYS_USED), path
     assert Path(fleet.root / "state" / "state.json").stat().st_size > 0
+
+
+def test_the_recorded_report_carries_labels_and_validates(fleet: Fleet) -> None:
+    import jsonschema
+    import yaml
+
+    from tests.fleet.test_reconcile_e2e import SCHEMA
+
+    fleet.add_site("acme", published=[("acme-bb", "customer_portal")])
+    doc = yaml.safe_load(document("acme"))
+    doc["metadata"]["labels"] = {"brand": "a"}
+    fleet.write("sites.yaml", yaml.safe_dump(doc))
+    reconcile(fleet, "sites.yaml")
+    recorded = json.loads((fleet.root / "state" / "last-report.json").read_text())
+    jsonschema.validate(recorded, SCHEMA)
+    assert recorded["sites"][0]["labels"] == {"brand": "a"}
