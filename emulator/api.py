@@ -147,6 +147,7 @@ class Api:
         generation = self.store.generation
         site, rest = split_site(scope)
         key = header(scope, b"chargebee-idempotency-key") if method == "POST" else None
+        payload = await read_body(receive)  # always drained, so keep-alive stays clean
         decision = self.faults.decide(site) if site else Decision()
         if decision.delay_s:
             await asyncio.sleep(decision.delay_s)
@@ -162,7 +163,6 @@ class Api:
             if decision.retry_after_s is not None:
                 extra.append((b"retry-after", str(decision.retry_after_s).encode()))
         else:
-            payload = await read_body(receive) if method == "POST" else b""
             try:
                 status, body, replayed = self.handle(scope, site, rest, method, payload, key)
             except Exception:  # a bug must still answer in the envelope, and be logged
