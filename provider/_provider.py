@@ -15,21 +15,14 @@ What a caller (the SDK's dynamic-provider server) may rely on:
 
 from __future__ import annotations
 
-import atexit
-import base64
 import copy
 import json
-import shutil
-import tempfile
-import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import httpx
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -48,7 +41,6 @@ from provider._inputs import (
     diff_inputs,
     property_of,
 )
-from reconciler import __version__
 from reconciler.apply import SiteResult, apply_site
 from reconciler.client import Client, ClientConfig
 from reconciler.credentials import ApiKey
@@ -56,7 +48,6 @@ from reconciler.errors import ApiError, BrightbackError, CredentialError
 from reconciler.live import live_to_api
 from reconciler.model import (
     ConnectionState,
-    Credentials,
     Desired,
     DesiredConnection,
     Live,
@@ -77,41 +68,6 @@ IMPORT_UNSUPPORTED = (
 
 class IntegrationError(BrightbackError):
     """A verb could not bring the site where the inputs say; the message says what to do."""
-
-
-class _ConfigKeyAuth(httpx.Auth):
-    """Basic auth with a key from Pulumi config; it replaces whatever header the engine set."""
-
-    def __init__(self, key: ApiKey) -> None:
-        self._key = key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = base64.b64encode(f"{self._key.reveal()}:".encode()).decode("ascii")
-        request.headers["Authorization"] = f"Basic {token}"
-        yield request
-
-
-_placeholder_lock = threading.Lock()
-_placeholder_path: Path | None = None
-
-
-def _placeholder_reference() -> Credentials:
-    """A key reference that always resolves, to a value that is not a key.
-
-    The engine's client resolves the spec's reference on every request; when the key comes
-    from Pulumi config instead, the request goes out with `_ConfigKeyAuth`, which replaces
-    the header built from this placeholder. The key itself never touches disk or the
-    process environment. Created on first use: importing this module has no side effects.
-    """
-    global _placeholder_path
-    with _placeholder_lock:
-        if _placeholder_path is None or not _placeholder_path.exists():
-            directory = Path(tempfile.mkdtemp(prefix="brightback-pulumi-"))
-            atexit.register(shutil.rmtree, directory, ignore_errors=True)
-            path = directory / "key-from-pulumi-config"
-            path.write_text("key-from-pulumi-config\n", encoding="utf-8")
-            _placeholder_path = path
-        return Credentials(api_key_file=str(_placeholder_path))
 
 
 def _parse_api_keys(raw: Any) -> Mapping[str, ApiKey]:
@@ -273,17 +229,9 @@ class BrightbackProvider(ResourceProvider):
                     f"pulumi config set --secret --path '{CONFIG_API_KEYS}.{desired.site}'"
                 ) from None
             return
-        http = httpx.Client(
-            auth=_ConfigKeyAuth(key),
-            verify=config.verify,
-            follow_redirects=False,
-            headers={"User-Agent": f"brightback-gitops/{__version__} (pulumi)"},
-        )
-        try:
-            with Client(config, http=http) as client:
-                yield client, replace(desired, credentials=_placeholder_reference())
-        finally:
-            http.close()
+        config_key = key  # the stack's secret config, not the spec's reference
+        with Client(config, key_source=lambda _desired: config_key) as client:
+            yield client, desired
 
     def _converge(self, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         desired = desired_from_inputs(inputs)

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler import __version__
-from reconciler.credentials import resolve_api_key
+from reconciler.credentials import ApiKey, resolve_api_key
 from reconciler.errors import ApiError, BrightbackError, TransportError
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
@@ -214,6 +214,15 @@ def _form_value(value: Scalar) -> str:
     return "" if value is None else str(value)
 
 
+KeySource = Callable[[Desired], ApiKey]
+"""Where a site's key comes from. The default reads the spec's credential reference;
+the Pulumi provider passes keys from the stack's secret config instead."""
+
+
+def _key_from_spec(desired: Desired) -> ApiKey:
+    return resolve_api_key(desired.credentials)
+
+
 class _Session:
     """Retry and error machinery over one shared httpx.Client.
 
@@ -230,9 +239,11 @@ class _Session:
         sleep: Callable[[float], None],
         rng: Callable[[float, float], float],
         stats: ClientStats,
+        key_source: KeySource | None = None,
     ) -> None:
         self.config = config
         self.read_only = read_only
+        self._key_source = key_source or _key_from_spec
         self.stats = stats
         self._sleep = sleep
         self._rng = rng
@@ -273,7 +284,7 @@ class _Session:
             raise TypeError("a read-only client cannot send " + method)
         site = desired.site
         url = self.config.base_url(site) + path
-        key = resolve_api_key(desired.credentials)  # at call time: rotation just works
+        key = self._key_source(desired)  # at call time: rotation just works
         headers = {"Authorization": _basic_auth(key.reveal()), "Accept": "application/json"}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
@@ -395,6 +406,7 @@ class ReadOnlyClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[float, float], float] = random.uniform,
         stats: ClientStats | None = None,
+        key_source: KeySource | None = None,
     ) -> None:
         self.config = config or ClientConfig.from_env()
         self.stats = stats or ClientStats()
@@ -405,6 +417,7 @@ class ReadOnlyClient:
             sleep=sleep,
             rng=rng,
             stats=self.stats,
+            key_source=key_source,
         )
 
     def __repr__(self) -> str:

@@ -396,3 +396,20 @@ def test_one_client_serves_many_threads(sleeps: list[float]) -> None:
     assert errors == []
     assert client.stats.snapshot()["requests"] == {"GET": 160}
     assert len(script.requests) == 160
+
+
+def test_a_key_source_replaces_the_spec_reference(sleeps: list[float]) -> None:
+    """The Pulumi provider passes keys from secret config; the spec's reference is unused."""
+    from reconciler.credentials import ApiKey
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return httpx.Response(200, json=integration())
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    source = ApiKey("key-from-config-0123", reference="pulumi config")
+    with ReadOnlyClient(ClientConfig(), http=http, key_source=lambda _d: source) as client:
+        client.read(desired(env="UNSET_VARIABLE_FOR_THIS_TEST"))
+    assert seen == ["Basic " + base64.b64encode(b"key-from-config-0123:").decode()]
