@@ -135,14 +135,14 @@ def choose_runs(
     """The (sites, concurrency) scans that fit the budget, the goal's scan first.
 
     Estimated cost: 1.6x the floor plus start-up, after set-up and one converging pass at
-    ~8 ms a site. Scans are dropped from the lowest-priority end until the rest fits.
+    ~10 ms a site. Scans are dropped from the lowest-priority end until the rest fits.
     """
     largest = max(sizes)
     wanted = sorted(
         ((s, c) for s in sizes for c in concurrencies),
         key=lambda sc: (sc[0] != largest or sc[1] != max(concurrencies), sc[0], -sc[1]),
     )
-    setup = 15.0 + largest * 0.008
+    setup = 15.0 + largest * 0.010
     chosen: list[tuple[int, int]] = []
     spent = setup
     for sites, conc in wanted:
@@ -179,12 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 s: write_config(root / f"config-{s}", s) for s in sorted({s for s, _ in runs})
             }
             converge = run_measured(
-                reconciler_argv(
-                    configs[largest],
-                    root / "state",
-                    64,
-                    "reconcile" if tool == "reconcile" else "apply",
-                ),
+                # Set-up, not measured: `apply` converges the same sites as `reconcile`
+                # with a third fewer requests (no re-read under a lock, no event lookup).
+                reconciler_argv(configs[largest], root / "state", 64, "apply"),
                 env=reconciler_env(emu),
                 timeout=600,
                 cwd=REPO,
