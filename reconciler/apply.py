@@ -182,9 +182,10 @@ def apply_site(
                 if len(replans) >= max_replans:
                     condition = _failed(
                         "replan_limit_exceeded",
-                        f"the site kept changing during the apply ({restart.why}); "
-                        f"gave up after {max_replans} re-plans",
-                        "re-run apply once nobody is editing the site in the admin console",
+                        f"the site kept changing or not answering during the apply "
+                        f"({restart.why}); gave up after {max_replans} re-plans",
+                        "re-run apply; if someone is editing the site in the admin console, "
+                        "once they are done",
                     )
                     return result((condition,), condition.message, restart.fresh or current)
                 current = client.read(desired)
@@ -242,10 +243,14 @@ def _run_steps(
                     )
                 )
                 raise _Restart(f"version {version} is stale", None) from None
+            if exc.http_status in _TRANSIENT_STATUSES:
+                raise _transient(step, exc, outcomes) from None
             outcomes.append(StepOutcome(step, StepStatus.FAILED, str(exc), None))
             _skip_rest(active.steps[index + 1 :], outcomes)
             raise
-        except (CredentialError, TransportError) as exc:
+        except TransportError as exc:
+            raise _transient(step, exc, outcomes) from None
+        except CredentialError as exc:
             outcomes.append(StepOutcome(step, StepStatus.FAILED, str(exc), None))
             _skip_rest(active.steps[index + 1 :], outcomes)
             raise
@@ -271,6 +276,24 @@ def _run_steps(
                 after,
             )
     return current
+
+
+_TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def _transient(step: Step, exc: BrightbackError, outcomes: list[StepOutcome]) -> _Restart:
+    """A write still unanswered after the client's retries: re-read and re-plan.
+
+    The client's budget is per request; giving up on the site here would leave it half-way
+    through a detour (disconnected, fallback not yet restored) until the next pass. A fresh
+    read also settles whether a lost write committed. Bounded by `max_replans`.
+    """
+    outcomes.append(
+        StepOutcome(
+            step, StepStatus.SKIPPED, f"not confirmed ({exc}); re-read and re-planned", None
+        )
+    )
+    return _Restart(f"{step.action.value} was not confirmed: {exc}", None)
 
 
 def _skip_rest(steps: tuple[Step, ...], outcomes: list[StepOutcome]) -> None:

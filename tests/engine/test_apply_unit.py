@@ -10,7 +10,7 @@ import pytest
 
 import reconciler.apply as apply_module
 from reconciler.apply import StepStatus, apply_site
-from reconciler.errors import ApiError, CredentialError
+from reconciler.errors import ApiError, CredentialError, TransportError
 from reconciler.live import live_from_api
 from reconciler.model import ConnectionState, Desired, IntegrationMode, Live, LiveConnection
 from reconciler.plan import Action, Condition, ConditionType, Plan, Step
@@ -196,3 +196,37 @@ def test_a_credential_error_on_read_is_a_failed_condition_not_an_exception(
 def test_given_live_state_skips_the_first_read(plane: FakeControlPlane) -> None:
     run(plane, live=plane.live)
     assert plane.reads == 0
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ApiError("down", http_status=503, api_error_code="service_unavailable", site="acme"),
+        TransportError("acme: POST /brightback_integration/connect: connection lost"),
+    ],
+)
+def test_a_write_still_unanswered_after_retries_is_re_read_and_finished(
+    plane: FakeControlPlane, error: Exception
+) -> None:
+    def unavailable(p: FakeControlPlane) -> None:
+        raise error
+
+    plane.before_write = [unavailable]
+    result = run(plane)
+    assert [o.status for o in result.outcomes] == [
+        StepStatus.SKIPPED,
+        StepStatus.APPLIED,
+        StepStatus.APPLIED,
+    ]
+    assert result.ok and plane.live.connected and plane.reads == 2
+
+
+def test_a_site_that_never_answers_fails_after_max_replans(plane: FakeControlPlane) -> None:
+    def unavailable(p: FakeControlPlane) -> None:
+        raise ApiError("down", http_status=500, api_error_code="internal_error", site="acme")
+
+    plane.before_write = [unavailable] * 10
+    result = run(plane, max_replans=2)
+    (condition,) = result.conditions
+    assert condition.reason == "replan_limit_exceeded" and not result.ok
+    assert not plane.live.connected
