@@ -23,6 +23,12 @@ class FleetMetrics:
         self.sites = Gauge(
             "brightback_sites", "Sites by status in the last pass", ["status"], registry=r
         )
+        self.conditions = Gauge(
+            "brightback_site_conditions",
+            "Sites by condition type and reason in the last pass",
+            ["type", "reason"],
+            registry=r,
+        )
         self.drift_found = Counter("brightback_drift_found", "Drifted fields found", registry=r)
         self.drift_corrected = Counter(
             "brightback_drift_corrected", "Drifted fields corrected", registry=r
@@ -62,6 +68,10 @@ class FleetMetrics:
         self.passes.labels(result=str(report.exit_code)).inc()
         for status in SiteStatus:
             self.sites.labels(status=status.value).set(report.count(status))
+        self.conditions.clear()  # a reason that disappeared must not linger at its old count
+        for site in report.sites:
+            for condition in site.conditions:
+                self.conditions.labels(type=condition.type.value, reason=condition.reason).inc()
         self.site_failures.inc(report.count(SiteStatus.FAILED))
         self.drift_found.inc(drift_found)
         self.drift_corrected.inc(drift_corrected)

@@ -111,6 +111,10 @@ def run_pass(
         return run.execute(client, desired, git, clock)
 
 
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
 def _finish(
     store: StateStore,
     report: RunReport,
@@ -320,7 +324,8 @@ class _Pass:
             if flapping is not None and resolved:
                 notes.append(
                     f"{d.name} keeps drifting back: {flapping['count']} times since pass "
-                    f"{flapping['since_pass']} ({', '.join(flapping['fields'])})"
+                    f"{flapping['since_pass']} at {_iso(flapping['since'])} "
+                    f"({', '.join(flapping['fields'])})"
                 )
             for item, _, who in resolved:
                 if who is not None:

@@ -304,17 +304,30 @@ class TestProgressAndMetrics:
 
         from reconciler.client import ClientStats
         from reconciler.fleet.metrics import FleetMetrics
-        from reconciler.report import RunReport
+        from reconciler.plan import Condition, ConditionType
+        from reconciler.report import RunReport, SiteReport, SiteStatus
 
         metrics = FleetMetrics()
         stats = ClientStats()
         stats.request("GET")
         stats.error("api_authentication_failed")
-        metrics.observe_pass(RunReport("reconcile", ()), 1.5, 3, 2, stats)
+        failed = SiteReport(
+            "acme",
+            "acme",
+            SiteStatus.FAILED,
+            None,
+            None,
+            conditions=(Condition(ConditionType.FAILED, "credential_error", "no key"),),
+        )
+        metrics.observe_pass(RunReport("reconcile", (failed,)), 1.5, 3, 2, stats)
+        first = generate_latest(metrics.registry).decode()
+        assert 'brightback_site_conditions{reason="credential_error",type="Failed"} 1.0' in first
         stats.request("GET")
         metrics.observe_pass(RunReport("reconcile", ()), 0.5, 0, 0, stats)
         text = generate_latest(metrics.registry).decode()
-        assert 'brightback_passes_total{result="0"} 2.0' in text
+        assert 'brightback_passes_total{result="1"} 1.0' in text
+        assert 'brightback_passes_total{result="0"} 1.0' in text
+        assert "credential_error" not in text  # gone from the fleet, gone from the gauge
         assert 'brightback_api_requests_total{method="GET"} 2.0' in text
         assert 'brightback_api_errors_total{kind="api_authentication_failed"} 1.0' in text
         assert "brightback_drift_found_total 3.0" in text
