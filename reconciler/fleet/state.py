@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import BrightbackError
+
 STATE_FORMAT = "brightback-gitops/state/v1"
 STATE_FILE = "state.json"
 REPORT_FILE = "last-report.json"
@@ -185,6 +187,11 @@ class FleetState:
         return cls(passes=int(data.get("passes", 0)), sites=sites, writer=dict(data["writer"]))
 
 
+class StateFileError(BrightbackError):
+    """The state file exists but cannot be read. Never silently started over: that would
+    forget which sites were managed, and with them every orphan."""
+
+
 class StateStore:
     """The state directory: state file, last report, and per-site lock files."""
 
@@ -209,7 +216,13 @@ class StateStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return FleetState()
-        return FleetState.from_dict(json.loads(text))
+        try:
+            return FleetState.from_dict(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateFileError(
+                f"state file {self.path} is unreadable ({exc}); restore it, or move it "
+                "aside to start over (orphans of earlier passes will not be known)"
+            ) from None
 
     def save(self, state: FleetState) -> None:
         write_json_atomic(self.path, state.to_dict())

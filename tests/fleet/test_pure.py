@@ -332,3 +332,17 @@ class TestProgressAndMetrics:
         assert 'brightback_api_errors_total{kind="api_authentication_failed"} 1.0' in text
         assert "brightback_drift_found_total 3.0" in text
         assert "brightback_pass_duration_seconds 0.5" in text
+
+
+def test_an_unreadable_state_file_stops_the_run_instead_of_forgetting_the_fleet(
+    tmp_path: Path,
+) -> None:
+    from reconciler.fleet.state import StateFileError
+
+    store = StateStore(tmp_path)
+    store.path.write_text("{not json")
+    with pytest.raises(StateFileError, match="move it aside"):
+        store.load()
+    store.path.write_text('{"format": "something/else"}')
+    with pytest.raises(StateFileError):
+        store.load()
