@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
             metrics.observe_pass(
                 result.report, result.duration_s, result.drift_found, result.drift_corrected, stats
             )
-        if interval_mode:
+        if interval_mode and args.format != "json":  # JSON: one document after another
             print(f"--- pass {result.pass_no} at {time.strftime('%H:%M:%S')} ---", flush=True)
         render(result.report, args.format, sys.stdout)
         sys.stdout.flush()

@@ -127,3 +127,20 @@ def test_export_of_an_unreadable_site_fails_without_stopping_the_others(fleet: F
     assert exported.code == 1
     assert "metadata:\n  name: acme" in exported.stdout
     assert "nosuch" in exported.stderr
+
+
+def test_interval_mode_in_json_prints_one_parseable_report_per_pass(fleet: Fleet) -> None:
+    fleet.add_site("acme", published=[("acme-bb", "customer_portal")])
+    fleet.write("sites.yaml", document("acme"))
+    result = fleet.cli(
+        "reconcile", "sites.yaml", "--interval", "0.1s", "--passes", "2",
+        "--state-dir", "state", "--format", "json",
+    )  # fmt: skip
+    decoder = json.JSONDecoder()
+    reports, at = [], 0
+    while at < len(result.stdout.rstrip()):
+        report, at = decoder.raw_decode(result.stdout, at)
+        reports.append(report)
+        at = len(result.stdout) - len(result.stdout[at:].lstrip())
+    assert [r["fleet"]["pass"] for r in reports] == [1, 2]
+    assert [r["exit_code"] for r in reports] == [2, 0]
