@@ -77,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=10.0,
         metavar="P",
-        help="refuse destructive steps when more than P%% of sites would get one (default 10)",
+        help="refuse destructive steps when more than P%% of sites would get one "
+        "(default 10; like octoDNS, only in fleets of 10 sites or more)",
     )
     parser.add_argument(
         "--max-destructive-sites",
@@ -101,7 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port", type=_port, metavar="PORT", help="serve Prometheus metrics"
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per log line on stderr (no progress bar)",
+    )
 
 
 class _JsonFormatter(logging.Formatter):
