@@ -7,12 +7,14 @@ pass adds only what changed since the last one.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from reconciler.client import ClientStats
 from reconciler.report import RunReport, SiteStatus
+from reconciler.status_page._server import DEFAULT_HOST, HOST_ENV
 
 
 class FleetMetrics:
@@ -53,9 +55,14 @@ class FleetMetrics:
         )
         self._seen: dict[str, dict[str, int]] = {}
 
-    def serve(self, port: int, addr: str = "127.0.0.1") -> Any:
-        """Serve /metrics on loopback by default; returns prometheus-client's server."""
-        return start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str | None = None) -> Any:
+        """Serve /metrics; returns prometheus-client's server.
+
+        Loopback unless `$BRIGHTBACK_SERVE_HOST` says otherwise (the same switch as the
+        status page), so a Kubernetes Service can scrape it while a laptop run stays private.
+        """
+        host = addr or os.environ.get(HOST_ENV) or DEFAULT_HOST
+        return start_http_server(port, addr=host, registry=self.registry)
 
     def observe_pass(
         self,
