@@ -108,13 +108,30 @@ def reconciler_env(emu: RunningEmulator) -> dict[str, str]:
 
 def measure_pass(
     emu: RunningEmulator, argv: Sequence[str], since_id: int, *, timeout: float
-) -> tuple[Measured, list[dict[str, Any]], int, float]:
-    """One reconciler run: its measurement, its requests, the new log cursor, emulator CPU s."""
+) -> tuple[Measured, list[dict[str, Any]], int, float, dict[str, float]]:
+    """One reconciler run: its measurement, its requests, the new log cursor, the emulator's
+    CPU seconds, and the run's phases."""
     cpu_before = process_cpu_seconds(emu.pid)
+    started_at = time.time()
     result = run_measured(argv, env=reconciler_env(emu), timeout=timeout, cwd=REPO)
     cpu = process_cpu_seconds(emu.pid) - cpu_before
     rows, cursor = requests_since(emu.admin, since_id)
-    return result, rows, cursor, cpu
+    return result, rows, cursor, cpu, phases(started_at, result.wall_s, rows)
+
+
+def phases(started_at: float, wall_s: float, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Where the wall time went, from the emulator's request timestamps (same clock):
+    before the first request (start-up, loading the YAML), the request window, and after
+    the last one (report, state). Only the window can approach the floor."""
+    times = [float(r["time"]) for r in rows if "time" in r]
+    if not times:
+        return {"pre_s": 0.0, "io_s": 0.0, "post_s": 0.0}
+    first, last = min(times), max(times)
+    return {
+        "pre_s": round(first - started_at, 2),
+        "io_s": round(last - first, 2),
+        "post_s": round(started_at + wall_s - last, 2),
+    }
 
 
 def per_site_counts(rows: list[dict[str, Any]]) -> tuple[Counter[str], Counter[str]]:
@@ -195,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             emu.admin.set_faults(global_={"latency_ms": args.latency_ms})
             for sites, conc in runs:
                 state = root / f"state-{sites}-{conc}"
-                result, rows_, cursor, emu_cpu = measure_pass(
+                result, rows_, cursor, emu_cpu, split = measure_pass(
                     emu, reconciler_argv(configs[sites], state, conc, tool), cursor, timeout=600
                 )
                 total, writes = per_site_counts(rows_)
@@ -208,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                         "wall_s": round(result.wall_s, 2),
                         "floor_s": round(floor, 2),
                         "ratio": round(result.wall_s / floor, 3),
+                        **split,
+                        "io_ratio": round(split["io_s"] / floor, 3),
                         "req/site": per_site[0] if len(per_site) == 1 else f"{per_site}",
                         "sites_seen": len(total),
                         "writes": sum(writes.values()),
