@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.client import Client, idempotency_key
+from reconciler.client import Client, ReadOnlyClient, idempotency_key
 from reconciler.errors import ApiError, BrightbackError, CredentialError, TransportError
 from reconciler.live import live_to_api
 from reconciler.model import Desired, Live
@@ -166,7 +166,7 @@ def apply_site(
 
     try:
         if current is None:
-            current = client.read(desired)
+            current = read_patiently(client, desired)
         active = plan(desired, current, allow_disconnect=allow_disconnect)
         first = active
         while True:
@@ -188,7 +188,7 @@ def apply_site(
                         "once they are done",
                     )
                     return result((condition,), condition.message, restart.fresh or current)
-                current = client.read(desired)
+                current = read_patiently(client, desired)
                 active = plan(desired, current, allow_disconnect=allow_disconnect)
                 replans.append(active)
                 continue
@@ -243,7 +243,7 @@ def _run_steps(
                     )
                 )
                 raise _Restart(f"version {version} is stale", None) from None
-            if exc.http_status in _TRANSIENT_STATUSES:
+            if is_transient(exc):
                 raise _transient(step, exc, outcomes) from None
             outcomes.append(StepOutcome(step, StepStatus.FAILED, str(exc), None))
             _skip_rest(active.steps[index + 1 :], outcomes)
@@ -279,6 +279,30 @@ def _run_steps(
 
 
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+READ_ROUNDS = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Network trouble or an overloaded server: worth another round later, unlike a 4xx."""
+    if isinstance(exc, TransportError):
+        return True
+    return isinstance(exc, ApiError) and exc.http_status in _TRANSIENT_STATUSES
+
+
+def read_patiently(client: ReadOnlyClient, desired: Desired, rounds: int = READ_ROUNDS) -> Live:
+    """Read the site, giving transient failures up to `rounds` full client retry budgets.
+
+    A read is what stands between a half-done detour (disconnected, fallback not yet
+    restored) and finishing it, so giving up after one budget would strand the site until
+    the next pass. Reads are safe to repeat; other errors are raised at once.
+    """
+    for round_left in range(rounds - 1, -1, -1):
+        try:
+            return client.read(desired)
+        except (ApiError, TransportError) as exc:
+            if not is_transient(exc) or round_left == 0:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _transient(step: Step, exc: BrightbackError, outcomes: list[StepOutcome]) -> _Restart:
@@ -310,4 +334,6 @@ __all__ = [
     "broken_promises",
     "failure_condition",
     "final_conditions",
+    "is_transient",
+    "read_patiently",
 ]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply import SiteResult, apply_site
+from reconciler.apply import SiteResult, apply_site, read_patiently
 from reconciler.client import Client
 from reconciler.errors import ApiError, CredentialError, TransportError
 from reconciler.fleet.drift import (
@@ -74,7 +74,7 @@ class Planned:
 def read_and_plan(client: Client, desired: Desired, allow_disconnect: bool) -> Planned:
     """Read the site, plan it, and fetch recent events when there is drift to explain."""
     try:
-        live = client.read(desired)
+        live = read_patiently(client, desired)
     except SITE_ERRORS as exc:
         return Planned(desired, report=SiteReport.from_error(desired, exc))
     site_plan = plan(desired, live, allow_disconnect=allow_disconnect)
@@ -126,7 +126,7 @@ def apply_planned(
     desired = planned.desired
     try:
         with site_lock(state_dir, desired.site, pass_no):
-            fresh = client.read(desired)
+            fresh = read_patiently(client, desired)
             fresh_plan = plan(desired, fresh, allow_disconnect=allow_disconnect)
             if refuse_destructive and fresh_plan.has_destructive and not fresh_plan.blocked:
                 planned.live, planned.plan = fresh, fresh_plan

@@ -230,3 +230,35 @@ def test_a_site_that_never_answers_fails_after_max_replans(plane: FakeControlPla
     (condition,) = result.conditions
     assert condition.reason == "replan_limit_exceeded" and not result.ok
     assert not plane.live.connected
+
+
+def test_reads_get_more_than_one_retry_budget_for_transient_failures(
+    plane: FakeControlPlane,
+) -> None:
+    from reconciler.apply import read_patiently
+
+    failures = [TransportError("lost"), ApiError("busy", http_status=429, site="acme")]
+    real_read = plane.read
+
+    def flaky(target: Desired) -> Live:
+        if failures:
+            raise failures.pop(0)
+        return real_read(target)
+
+    plane.read = flaky  # type: ignore[method-assign]
+    assert read_patiently(plane, desired()) is plane.live  # type: ignore[arg-type]
+
+
+def test_a_refused_read_is_not_repeated(plane: FakeControlPlane) -> None:
+    from reconciler.apply import read_patiently
+
+    calls: list[int] = []
+
+    def unauthorized(target: Desired) -> Live:
+        calls.append(1)
+        raise ApiError("bad key", http_status=401, site="acme")
+
+    plane.read = unauthorized  # type: ignore[method-assign]
+    with pytest.raises(ApiError):
+        read_patiently(plane, desired())  # type: ignore[arg-type]
+    assert calls == [1]
