@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 PASS_STARTED_AT = 1764079200.0  # 2025-11-25 14:00:00 UTC
@@ -18,7 +19,14 @@ NOW = PASS_STARTED_AT + 95.0
 REPORT_EXTRAS = ("git", "pass_started_at", "duration_s")
 
 
-def _plan(name: str, site: str, version: int, steps=(), drift=(), conditions=()) -> dict[str, Any]:
+def _plan(
+    name: str,
+    site: str,
+    version: int,
+    steps: Iterable[dict[str, Any]] = (),
+    drift: Iterable[dict[str, Any]] = (),
+    conditions: Iterable[dict[str, Any]] = (),
+) -> dict[str, Any]:
     return {
         "name": name,
         "site": site,
@@ -30,7 +38,9 @@ def _plan(name: str, site: str, version: int, steps=(), drift=(), conditions=())
     }
 
 
-def _step(action: str, rule: str, reason: str, destructive: bool = False, **args: Any):
+def _step(
+    action: str, rule: str, reason: str, destructive: bool = False, **args: Any
+) -> dict[str, Any]:
     return {
         "action": action,
         "args": args,
@@ -42,11 +52,13 @@ def _step(action: str, rule: str, reason: str, destructive: bool = False, **args
     }
 
 
-def _condition(kind: str, reason: str, message: str, unblock: str | None = None):
+def _condition(kind: str, reason: str, message: str, unblock: str | None = None) -> dict[str, Any]:
     return {"type": kind, "reason": reason, "message": message, "unblock": unblock}
 
 
-def _site(name: str, site: str, status: str, labels: dict[str, str], **fields: Any):
+def _site(
+    name: str, site: str, status: str, labels: dict[str, str], **fields: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": name,
         "site": site,

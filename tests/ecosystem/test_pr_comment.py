@@ -21,7 +21,9 @@ BLOCKED = Condition(
 )
 
 
-def site(name: str, status: SiteStatus, *steps: Step, conditions: tuple[Condition, ...] = ()):
+def site(
+    name: str, status: SiteStatus, *steps: Step, conditions: tuple[Condition, ...] = ()
+) -> SiteReport:
     plan = Plan(name=name, site=name, live_version=3, steps=steps, conditions=conditions)
     return SiteReport(name, name, status, plan, None, conditions=conditions)
 

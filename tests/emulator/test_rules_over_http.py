@@ -3,12 +3,14 @@ rule and changes nothing; each allowed write answers the new resource."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from .conftest import EMAIL, Site, SiteFactory, error_of
 
 
-def refused(site: Site, path: str, form: dict[str, object], code: str, rule: str) -> None:
+def refused(site: Site, path: str, form: Mapping[str, object], code: str, rule: str) -> None:
     """Assert the write is refused with `code`, the message names `rule`, nothing changed."""
     before = site.state()
     answer = site.post(path, form)
