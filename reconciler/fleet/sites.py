@@ -88,17 +88,7 @@ def read_and_plan(client: Client, desired: Desired, allow_disconnect: bool) -> P
 
 
 def failed_report(desired: Desired, reason: str, message: str, unblock: str | None) -> SiteReport:
-    condition = Condition(ConditionType.FAILED, reason, message, unblock)
-    return SiteReport(
-        name=desired.name,
-        site=desired.site,
-        status=SiteStatus.FAILED,
-        plan=None,
-        live=None,
-        conditions=(condition,),
-        error=message,
-        source=str(desired.source) if desired.source else None,
-    )
+    return SiteReport.failed(desired, Condition(ConditionType.FAILED, reason, message, unblock))
 
 
 def held_report(planned: Planned, status: SiteStatus, condition: Condition) -> SiteReport:

@@ -61,7 +61,11 @@ class SiteReport:
 
     @classmethod
     def from_error(cls, desired: Desired, error: BrightbackError) -> SiteReport:
-        condition = failure_condition(error)
+        return cls.failed(desired, failure_condition(error))
+
+    @classmethod
+    def failed(cls, desired: Desired, condition: Condition) -> SiteReport:
+        """A site that could not be read or reconciled, with the condition saying why."""
         return cls(
             name=desired.name,
             site=desired.site,
@@ -69,7 +73,7 @@ class SiteReport:
             plan=None,
             live=None,
             conditions=(condition,),
-            error=str(error),
+            error=condition.message,
             source=str(desired.source) if desired.source else None,
         )
 

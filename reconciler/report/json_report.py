@@ -11,19 +11,10 @@ from typing import Any, TextIO
 
 from reconciler.apply import StepOutcome
 from reconciler.live import live_to_api
-from reconciler.plan import Condition
+from reconciler.plan import condition_to_dict
 from reconciler.report import RunReport, SiteReport
 
 REPORT_FORMAT = "brightback-gitops/report/v1"
-
-
-def condition_to_dict(condition: Condition) -> dict[str, Any]:
-    return {
-        "type": condition.type.value,
-        "reason": condition.reason,
-        "message": condition.message,
-        "unblock": condition.unblock,
-    }
 
 
 def outcome_to_dict(outcome: StepOutcome) -> dict[str, Any]:
