@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from bench_fleet_scan import (
     create_fleet,
     has_reconcile,
     per_site_counts,
+    phases,
     reconciler_argv,
     reconciler_env,
     requests_since,
@@ -51,11 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sites", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument(
+        "--tool",
+        choices=("reconcile", "apply"),
+        help="command to measure (default: reconcile when installed, else apply)",
+    )
     parser.add_argument("--quick", action="store_true", help="100 sites, 20 ms latency")
     args = parser.parse_args(argv)
     if args.quick:
         args.sites, args.latency_ms = 100, 20.0
-    tool = "reconcile" if has_reconcile() else "apply"
+    tool = args.tool or ("reconcile" if has_reconcile() else "apply")
     if tool != "reconcile":
         print("NOTE: `brightback reconcile` is not available; measuring `brightback apply`")
     latency_s = args.latency_ms / 1000
@@ -68,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             _, cursor = requests_since(emu.admin, 0)
             emu.admin.set_faults(global_={"latency_ms": args.latency_ms})
             cpu_before = process_cpu_seconds(emu.pid)
+            started_at = time.time()
             result = run_measured(
                 reconciler_argv(config, root / "state", args.concurrency, tool),
                 env=reconciler_env(emu),
@@ -76,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             emu_cpu = process_cpu_seconds(emu.pid) - cpu_before
             rows, _ = requests_since(emu.admin, cursor)
+            split = phases(started_at, result.wall_s, rows)
             emu.admin.set_faults(global_={"latency_ms": 0})
             live = Counter(
                 "live" if _is_live(emu.admin.site_state(site_name(i))) else "not live"
@@ -97,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(ratio, 3),
             "floor_s (read+writes)": round(floor_all, 2),
             "ratio2": round(result.wall_s / floor_all, 3),
+            **split,
             "writes/site": _spread(write_counts),
             "reads/site": _spread(read_counts),
             "live": live["live"],
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_writes": table[0]["ratio"],
             "floor_read_writes_s": table[0]["floor_s (read+writes)"],
             "ratio_read_writes": table[0]["ratio2"],
+            **split,
+            "io_ratio_read_writes": round(split["io_s"] / floor_all, 3),
             "sites_live": live["live"],
             "reconciler_peak_rss_mb": table[0]["rss_mb"],
             "emulator_cpu_s": table[0]["emu_cpu_s"],
