@@ -141,7 +141,7 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def goal(name: str, value: float | int | None, target: str, met: bool) -> dict[str, Any]:
+def goal(name: str, value: float | str | None, target: str, met: bool) -> dict[str, Any]:
     """One goal of the issue, as stored in the JSON line and summarised by run_all."""
     return {"name": name, "value": value, "target": target, "met": bool(met)}
 

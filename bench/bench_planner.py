@@ -81,7 +81,10 @@ def make_live(rng: random.Random, desired: Desired, case: str) -> Live:
     site = desired.site
     email = f"billing@{site}.example.com"
     published = frozenset(m for m in MODES if rng.random() < 0.8)
-    sites = (LiveBrightbackSite(f"bb-{site}", published), LiveBrightbackSite(f"bb-{site}-new"))
+    sites: tuple[LiveBrightbackSite, ...] = (
+        LiveBrightbackSite(f"bb-{site}", published),
+        LiveBrightbackSite(f"bb-{site}-new"),
+    )
     status = {
         "account_pending": AccountStatus.PENDING_ACTIVATION,
         "account_missing": AccountStatus.NOT_FOUND,
