@@ -4,8 +4,10 @@ same site at once.
 A non-blocking `flock` on `<state-dir>/locks/<site>.lock`, held for the whole apply of the
 site. The kernel drops it when the process dies, so a crashed reconciler never leaves a
 stale lock. The holder writes a lease note (pid, host, since) into the file so the other
-one can say who has the site. The control plane's version check stays the last line of
-defence for reconcilers that do not share a state directory.
+one can say who has the site, and on release leaves a release note (released_at): the
+next holder learns from it whether another reconciler applied the site after it read it,
+and only then reads the site again. The control plane's version check stays the last line
+of defence for reconcilers that do not share a state directory.
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+# Slack for clocks of hosts sharing a state directory: a release note this close to our
+# read counts as "after it" (a needless re-read costs one request; a missed one, a 409).
+CLOCK_SKEW_S = 2.0
 
 
 class SiteLocked(Exception):
@@ -40,8 +47,37 @@ def _read_note(handle: IO[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A held site lock and the note the previous holder left in it."""
+
+    site: str
+    previous: dict[str, Any]
+
+    def applied_since(self, read_at: float) -> bool:
+        """Whether another holder may have written the site after `read_at` (epoch s).
+
+        No note: nobody held the lock before. A note without `released_at`: a holder died
+        mid-apply, its writes are unknown. A release at or after the read (less the clock
+        slack): someone applied the site since. Each means the read may be stale.
+        """
+        if not self.previous:
+            return False
+        released = self.previous.get("released_at")
+        if not isinstance(released, int | float):
+            return True
+        return released >= read_at - CLOCK_SKEW_S
+
+
+def _write_note(handle: IO[str], note: dict[str, Any]) -> None:
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(note))
+    handle.flush()
+
+
 @contextlib.contextmanager
-def site_lock(directory: Path, site: str, pass_no: int = 0) -> Iterator[None]:
+def site_lock(directory: Path, site: str, pass_no: int = 0) -> Iterator[Lease]:
     """Hold the site's lock or raise `SiteLocked` at once (never wait: the other
     reconciler is converging the site already, and this pass has a fleet to do)."""
     locks = directory / "locks"
@@ -51,15 +87,11 @@ def site_lock(directory: Path, site: str, pass_no: int = 0) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise SiteLocked(site, _read_note(handle)) from None
+        lease = Lease(site, _read_note(handle))
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "pass": pass_no}
         try:
-            handle.seek(0)
-            handle.truncate()
-            note = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-            handle.write(json.dumps({**note, "pass": pass_no}))
-            handle.flush()
-            yield
+            _write_note(handle, {**me, "since": time.time()})
+            yield lease
         finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
+            _write_note(handle, {**me, "released_at": time.time()})
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

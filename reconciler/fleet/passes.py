@@ -38,6 +38,7 @@ from reconciler.fleet.sites import (
 )
 from reconciler.fleet.state import FleetState, SiteState, StateStore, spec_hash
 from reconciler.model import Desired
+from reconciler.plan import ConditionType
 from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import report_to_dict
 from reconciler.spec import desired_from_document, desired_to_document, load
@@ -109,6 +110,16 @@ def run_pass(
     run = _Pass(options, stop, tick, store, pass_no, state, started)
     with Client(options.client_config, stats=stats) as client:
         return run.execute(client, desired, git, clock)
+
+
+def converged(report: SiteReport) -> bool:
+    """Whether the site matched its spec when the pass left it: read in sync, or applied
+    to Ready (not waiting, drifted, blocked or failed)."""
+    return (
+        report.status in (SiteStatus.IN_SYNC, SiteStatus.APPLIED)
+        and bool(report.conditions)
+        and all(c.type is ConditionType.READY for c in report.conditions)
+    )
 
 
 def _iso(epoch: float) -> str:
@@ -225,7 +236,13 @@ class _Pass:
         def phase1(entry: Planned) -> Planned:
             if entry.report is not None:
                 return entry
-            read = read_and_plan(client, entry.desired, options.allow_disconnect or entry.orphan)
+            known = self.state.sites.get(entry.desired.site)
+            read = read_and_plan(
+                client,
+                entry.desired,
+                options.allow_disconnect or entry.orphan,
+                known.in_sync_version if known is not None and not entry.orphan else None,
+            )
             read.orphan = entry.orphan
             return read
 
@@ -316,6 +333,7 @@ class _Pass:
                 st.record_success(now)
             if report.live is not None:
                 st.last_version = report.live.version
+                st.in_sync = converged(report)
             resolved = resolve_drift(entry, report, result, after_version)
             st.note_drift(self.pass_no, now, [(item.field, how) for item, how, _ in resolved])
             counts["found"] += len(resolved)

@@ -6,6 +6,7 @@ bad site never stops the fleet.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class Planned:
     events: list[dict[str, Any]] = field(default_factory=list)
     skipped: str | None = None  # why the site was not reconciled (backoff, lock, stop)
     orphan: bool = False
+    read_at: float = 0.0  # epoch seconds when the phase-1 read started
 
     @property
     def applies(self) -> bool:
@@ -71,15 +73,31 @@ class Planned:
         return self.applies and self.plan is not None and self.plan.has_destructive
 
 
-def read_and_plan(client: Client, desired: Desired, allow_disconnect: bool) -> Planned:
-    """Read the site, plan it, and fetch recent events when there is drift to explain."""
+def wants_events(live_version: int, in_sync_version: int | None) -> bool:
+    """Whether the site's events can say who made its drift: only when the site was seen
+    in sync at `in_sync_version` (from the state file) and has changed since. A site never
+    seen, being onboarded, or already drifted when last seen has nothing to attribute
+    (`attribute` only names events after the version we left), so it costs no request.
+    """
+    return in_sync_version is not None and live_version > in_sync_version
+
+
+def read_and_plan(
+    client: Client, desired: Desired, allow_disconnect: bool, in_sync_version: int | None = None
+) -> Planned:
+    """Read the site, plan it, and fetch recent events when there is drift to explain.
+
+    `in_sync_version`: the live version at which the last pass left the site in sync, if
+    it did (see `wants_events`).
+    """
+    read_at = time.time()
     try:
         live = read_patiently(client, desired)
     except SITE_ERRORS as exc:
         return Planned(desired, report=SiteReport.from_error(desired, exc))
     site_plan = plan(desired, live, allow_disconnect=allow_disconnect)
-    planned = Planned(desired, live=live, plan=site_plan)
-    if real_drift(site_plan.drift):
+    planned = Planned(desired, live=live, plan=site_plan, read_at=read_at)
+    if wants_events(live.version, in_sync_version) and real_drift(site_plan.drift):
         try:
             planned.events = client.events(desired, limit=EVENTS_LOOKED_AT)
         except SITE_ERRORS:
@@ -112,12 +130,26 @@ def apply_planned(
     refuse_destructive: str | None,
     max_replans: int,
 ) -> tuple[SiteReport, SiteResult | None]:
-    """Phase 2 of one site: under its lock, re-read, re-check the threshold, apply."""
+    """Phase 2 of one site: under its lock, check the threshold and apply from the phase-1
+    read.
+
+    The phase-1 read is trusted, not repeated: every write names the version it was
+    planned from (`expected_version`), so if the site changed since (the admin console, a
+    reconciler with another state directory) the server refuses the first write with
+    `stale_version`, and `apply_site` records it as skipped, reads again and re-plans
+    (`_run_steps` raises `_Restart`; bounded by `max_replans`). Nothing stale is ever
+    written; at worst one write is refused. The site is read again up front only when the
+    lock's release note says another reconciler applied it after our read (two reconcilers
+    on one state directory then make no refused write at all).
+    """
     desired = planned.desired
+    assert planned.live is not None and planned.plan is not None  # `applies` holds
     try:
-        with site_lock(state_dir, desired.site, pass_no):
-            fresh = read_patiently(client, desired)
-            fresh_plan = plan(desired, fresh, allow_disconnect=allow_disconnect)
+        with site_lock(state_dir, desired.site, pass_no) as lease:
+            fresh, fresh_plan = planned.live, planned.plan
+            if lease.applied_since(planned.read_at):
+                fresh = read_patiently(client, desired)
+                fresh_plan = plan(desired, fresh, allow_disconnect=allow_disconnect)
             if refuse_destructive and fresh_plan.has_destructive and not fresh_plan.blocked:
                 planned.live, planned.plan = fresh, fresh_plan
                 condition = Condition(

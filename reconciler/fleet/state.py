@@ -77,6 +77,7 @@ class SiteState:
     managed: bool = True
     last_pass: int = 0
     last_version: int | None = None  # the live version when this pass left the site
+    in_sync: bool = False  # the site matched its spec at last_version (drift after is news)
     last_seen_at: float | None = None
     last_success_at: float | None = None
     failures: int = 0  # consecutive failed passes
@@ -85,6 +86,11 @@ class SiteState:
     history: list[dict[str, Any]] = field(default_factory=list)
 
     # ------------------------------------------------------------------ backoff
+
+    @property
+    def in_sync_version(self) -> int | None:
+        """The version at which the site was last seen in sync, if it was."""
+        return self.last_version if self.in_sync else None
 
     def eligible(self, pass_no: int, current_spec_hash: str | None = None) -> bool:
         """Whether this pass should try the site (a changed spec is always tried)."""
@@ -149,6 +155,7 @@ class SiteState:
             "managed": self.managed,
             "last_pass": self.last_pass,
             "last_version": self.last_version,
+            "in_sync": self.in_sync,
             "last_seen_at": self.last_seen_at,
             "last_success_at": self.last_success_at,
             "failures": self.failures,

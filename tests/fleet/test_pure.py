@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,9 @@ from reconciler.fleet.drift import (
     real_drift,
 )
 from reconciler.fleet.gitinfo import git_info
-from reconciler.fleet.lock import SiteLocked, site_lock
+from reconciler.fleet.lock import Lease, SiteLocked, site_lock
 from reconciler.fleet.safety import MIN_SITES_FOR_PERCENT, check_threshold
+from reconciler.fleet.sites import wants_events
 from reconciler.fleet.state import (
     FleetState,
     SiteState,
@@ -149,6 +151,19 @@ class TestAttribution:
         events = [_event(9, "integrate_via")]
         assert attribute("spec.cancellationViaBrightback", events, 1) is None
 
+    def test_events_are_asked_for_only_after_a_site_left_in_sync_changed(self) -> None:
+        assert wants_events(8, in_sync_version=7)
+        assert not wants_events(7, in_sync_version=7)  # the spec changed, not the site
+        assert not wants_events(8, in_sync_version=None)  # never seen in sync
+
+    def test_the_state_remembers_the_in_sync_version_only_when_in_sync(self) -> None:
+        assert SiteState("acme", "a", last_version=4, in_sync=True).in_sync_version == 4
+        assert SiteState("acme", "a", last_version=4, in_sync=False).in_sync_version is None
+        round_trip = SiteState.from_dict(
+            SiteState("acme", "a", last_version=4, in_sync=True).to_dict()
+        )
+        assert round_trip.in_sync_version == 4
+
 
 class TestStateFile:
     def test_round_trip_and_no_temp_files_left(self, tmp_path: Path) -> None:
@@ -199,6 +214,29 @@ class TestSiteLock:
             pass
         with site_lock(tmp_path, "acme"):
             pass
+
+    def test_a_first_holder_trusts_its_earlier_read(self, tmp_path: Path) -> None:
+        with site_lock(tmp_path, "acme") as lease:
+            assert not lease.applied_since(time.time() - 60)
+
+    def test_a_release_after_our_read_means_the_read_may_be_stale(self, tmp_path: Path) -> None:
+        read_at = time.time()
+        with site_lock(tmp_path, "acme"):
+            pass  # another reconciler applied the site after our read
+        with site_lock(tmp_path, "acme") as lease:
+            assert lease.applied_since(read_at)
+
+    def test_a_release_long_before_our_read_is_no_reason_to_read_again(
+        self, tmp_path: Path
+    ) -> None:
+        with site_lock(tmp_path, "acme"):
+            pass
+        with site_lock(tmp_path, "acme") as lease:
+            assert not lease.applied_since(time.time() + 3600)
+
+    def test_a_holder_that_died_mid_apply_means_the_read_may_be_stale(self) -> None:
+        lease = Lease("acme", {"pid": 1, "host": "h", "since": 0.0})
+        assert lease.applied_since(time.time())
 
     def test_other_sites_are_independent(self, tmp_path: Path) -> None:
         with site_lock(tmp_path, "acme"), site_lock(tmp_path, "globex"):

@@ -10,6 +10,9 @@ import jsonschema
 import pytest
 import yaml
 
+from reconciler.client import Client, ClientConfig
+from reconciler.fleet.sites import apply_planned, read_and_plan
+from reconciler.spec import load
 from tests.engine.conftest import Fleet, document
 
 pytestmark = pytest.mark.e2e
@@ -44,13 +47,17 @@ def test_once_pass_heals_drift_and_the_next_pass_is_clean(fleet: Fleet) -> None:
     connected_site(fleet, "acme")
     fleet.add_site("globex", published=[("globex-bb", "customer_portal")])
     fleet.write("sites.yaml", document("acme") + "---\n" + document("globex"))
+    code, report, _ = reconcile(fleet, "sites.yaml", "--once")
+    assert code == 2, report
+    assert by_name(report)["globex-live"]["status"] == "applied"
+    assert by_name(report)["acme-live"]["status"] == "in_sync"
     # someone turns reason codes back on... no: the toggle hides them; drift the mode instead
     fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
 
     code, report, _ = reconcile(fleet, "sites.yaml", "--once")
     assert code == 2, report
     sites = by_name(report)
-    assert sites["globex-live"]["status"] == "applied"
+    assert sites["globex-live"]["status"] == "in_sync"
     assert sites["acme-live"]["status"] == "applied"
     drift = report["fleet"]["sites"]["acme-live"]["drift"]
     assert [(d["field"], d["resolution"]) for d in drift] == [("spec.integrateVia", "corrected")]
@@ -60,7 +67,71 @@ def test_once_pass_heals_drift_and_the_next_pass_is_clean(fleet: Fleet) -> None:
     code, report, _ = reconcile(fleet, "sites.yaml", "--once")
     assert code == 0, report
     assert {s["status"] for s in report["sites"]} == {"in_sync"}
-    assert report["fleet"]["pass"] == 2
+    assert report["fleet"]["pass"] == 3
+
+
+def gets(fleet: Fleet, site: str) -> list[str]:
+    return [r["path"] for r in fleet.emulator.admin.requests(site=site) if r["method"] == "GET"]
+
+
+def test_onboarding_reads_each_site_once_and_asks_for_no_events(fleet: Fleet) -> None:
+    """A site never seen in sync has no drift to attribute, and the phase-1 read is
+    trusted under the site lock: one read, then the writes."""
+    fleet.add_site("acme", published=[("acme-bb", "customer_portal")])
+    fleet.write("sites.yaml", document("acme"))
+
+    code, report, _ = reconcile(fleet, "sites.yaml", "--once")
+
+    assert code == 2, report
+    assert by_name(report)["acme-live"]["status"] == "applied"
+    assert len(gets(fleet, "acme")) == 1, gets(fleet, "acme")
+    assert len(writes(fleet, "acme")) == 4
+    assert report["fleet"]["sites"]["acme-live"]["drift"][0]["changed_by"] is None
+
+
+def test_a_site_drifted_when_first_seen_is_not_attributed(fleet: Fleet) -> None:
+    """Drift older than the reconciler's first look has no "since we left it" to explain."""
+    connected_site(fleet, "acme")
+    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
+    fleet.write("sites.yaml", document("acme"))
+
+    code, report, _ = reconcile(fleet, "sites.yaml", "--once")
+
+    assert code == 2, report
+    assert [p for p in gets(fleet, "acme") if p.endswith("/events")] == []
+    drift = report["fleet"]["sites"]["acme-live"]["drift"]
+    assert [(d["field"], d["changed_by"]) for d in drift] == [("spec.integrateVia", None)]
+
+
+def test_a_write_refused_as_stale_is_replanned_from_a_fresh_read(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The phase-1 read is trusted under the lock; a change made after it makes the server
+    refuse the first write (expected_version), and the apply re-reads and re-plans."""
+    connected_site(fleet, "acme")
+    fleet.write("sites.yaml", document("acme"))
+    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
+    for name, value in fleet.env.items():
+        monkeypatch.setenv(name, value)
+    desired = load([str(fleet.root / "sites.yaml")])[0]
+    with Client(ClientConfig(url_template=fleet.emulator.url_template)) as client:
+        planned = read_and_plan(client, desired, allow_disconnect=False)
+        # someone clicks save in the admin console between our read and our write
+        fleet.emulator.admin.ui("acme", "cancellation_settings", reason_codes_enabled=False)
+        report, result = apply_planned(
+            client,
+            planned,
+            state_dir=fleet.root / "state",
+            pass_no=1,
+            allow_disconnect=False,
+            refuse_destructive=None,
+            max_replans=3,
+        )
+
+    assert result is not None and result.ok, report
+    assert len(result.replans) == 1
+    assert result.outcomes[0].status.value == "skipped"
+    assert fleet.state("acme")["brightback_integration"]["integrate_via"] == "customer_portal"
 
 
 def writes(fleet: Fleet, site: str) -> list[dict[str, Any]]:

@@ -90,8 +90,9 @@ def test_sigterm_ends_the_loop_cleanly_and_metrics_are_served(fleet: Fleet) -> N
 
 def test_text_and_markdown_reports_carry_the_fleet_notes(fleet: Fleet) -> None:
     connected_site(fleet, "acme")
-    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
     fleet.write("sites.yaml", document("acme"))
+    assert fleet.cli("reconcile", "sites.yaml", "--state-dir", "state").code == 0
+    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
     text = fleet.cli("reconcile", "sites.yaml", "--state-dir", "state", "--format", "text")
     assert text.code == 2
     assert "spec.integrateVia was changed via the admin console" in text.stdout
@@ -99,7 +100,7 @@ def test_text_and_markdown_reports_carry_the_fleet_notes(fleet: Fleet) -> None:
     markdown = fleet.cli("reconcile", "sites.yaml", "--state-dir", "state", "--format", "markdown")
     assert markdown.code == 2
     assert "spec\\.integrateVia was changed via the admin console" in markdown.stdout
-    assert "acme\\-live keeps drifting back: 2 times since pass 1" in markdown.stdout
+    assert "acme\\-live keeps drifting back: 2 times since pass 2" in markdown.stdout
 
 
 def test_exported_live_state_plans_nothing(fleet: Fleet) -> None:
