@@ -52,6 +52,24 @@ __all__ = [
 ]
 
 
+# The fields the cross-file rules compare, and so the only positions kept after loading.
+_FLEET_FIELDS = (("site", "spec.site", "site"), ("name", "metadata.name", "name"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A loaded document reduced to what `_fleet_problems` needs.
+
+    The parsed Document (value tree plus a position for every key and value, ~13 KB) is
+    dropped as soon as its Desired is built: 10,000 sites must not hold 10,000 of them
+    until the cross-file checks run.
+    """
+
+    desired: Desired
+    filename: str
+    positions: tuple[tuple[int, int], ...]  # per _FLEET_FIELDS entry
+
+
 @dataclass(frozen=True)
 class LoadResult:
     desired: tuple[Desired, ...]
@@ -76,7 +94,7 @@ def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
     named explicitly, and stdin, are always strict.
     """
     problems: list[SpecProblem] = []
-    loaded: list[tuple[Desired, Document, str]] = []
+    loaded: list[_Loaded] = []
     skipped: list[str] = []
     files, missing = discover_files(paths)
     problems.extend(missing)
@@ -88,18 +106,18 @@ def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
     problems.extend(_fleet_problems(loaded))
     if problems:
         raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
-    return LoadResult(tuple(desired for desired, _, _ in loaded), tuple(skipped))
+    return LoadResult(tuple(entry.desired for entry in loaded), tuple(skipped))
 
 
 def load_text(text: str, filename: str = "<string>") -> list[Desired]:
     """Documents from a string, with the same checks as files (used by tests and stdin)."""
     problems: list[SpecProblem] = []
-    loaded: list[tuple[Desired, Document, str]] = []
+    loaded: list[_Loaded] = []
     _load_one_file(text.encode("utf-8"), filename, Path.cwd(), loaded, problems)
     problems.extend(_fleet_problems(loaded))
     if problems:
         raise SpecError(problems)
-    return [desired for desired, _, _ in loaded]
+    return [entry.desired for entry in loaded]
 
 
 def validate_document(doc: Mapping[str, Any], *, filename: str = "<inputs>") -> list[SpecProblem]:
@@ -213,7 +231,7 @@ def _load_one_file(
     data: bytes,
     filename: str,
     base_dir: Path,
-    loaded: list[tuple[Desired, Document, str]],
+    loaded: list[_Loaded],
     problems: list[SpecProblem],
     *,
     strict: bool = True,
@@ -239,7 +257,11 @@ def _load_one_file(
         problems.extend(document_problems)
         if not document_problems:
             source = SourceRef(filename, document.line, document.column)
-            loaded.append((_build(document.value, source, base_dir), document, filename))
+            positions = tuple(
+                document.position_of(tuple(field.split("."))) for _, field, _ in _FLEET_FIELDS
+            )
+            desired = _build(document.value, source, base_dir)
+            loaded.append(_Loaded(desired, filename, positions))
     return True
 
 
@@ -292,33 +314,28 @@ def _document_problems(document: Document, filename: str) -> list[SpecProblem]:
     return reading + problems
 
 
-def _fleet_problems(loaded: Sequence[tuple[Desired, Document, str]]) -> list[SpecProblem]:
+def _fleet_problems(loaded: Sequence[_Loaded]) -> list[SpecProblem]:
     """Rules across documents: one document per site, one per name."""
     problems: list[SpecProblem] = []
-    for attribute, field, noun in (
-        ("site", "spec.site", "site"),
-        ("name", "metadata.name", "name"),
-    ):
-        first_seen: dict[str, tuple[Document, str]] = {}
-        for desired, document, filename in loaded:
-            key = getattr(desired, attribute)
-            if key in first_seen:
-                first_doc, first_file = first_seen[key]
-                path = tuple(field.split("."))
-                line, column = document.position_of(path)
-                first_line, _ = first_doc.position_of(path)
-                problems.append(
-                    SpecProblem(
-                        filename,
-                        line,
-                        column,
-                        field,
-                        f"{noun} {key!r} is already declared at {first_file}:{first_line}; "
-                        f"each {noun} may be declared once",
-                    )
+    for index, (attribute, field, noun) in enumerate(_FLEET_FIELDS):
+        first_seen: dict[str, _Loaded] = {}
+        for entry in loaded:
+            key = getattr(entry.desired, attribute)
+            first = first_seen.setdefault(key, entry)
+            if first is entry:
+                continue
+            line, column = entry.positions[index]
+            first_line, _ = first.positions[index]
+            problems.append(
+                SpecProblem(
+                    entry.filename,
+                    line,
+                    column,
+                    field,
+                    f"{noun} {key!r} is already declared at {first.filename}:{first_line}; "
+                    f"each {noun} may be declared once",
                 )
-            else:
-                first_seen[key] = (document, filename)
+            )
     return problems
 
 
