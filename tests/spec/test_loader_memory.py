@@ -14,7 +14,7 @@ import pytest
 
 from reconciler import spec
 from reconciler._yaml import Document
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, SpecProblem
 
 from .test_loader import VALID
 
@@ -33,7 +33,7 @@ def test_parsed_documents_are_released_before_the_cross_file_checks(
     alive_at_check: list[int] = []
     original = spec._fleet_problems
 
-    def counting(loaded: Sequence[spec._Loaded]) -> list[spec.SpecProblem]:
+    def counting(loaded: Sequence[spec._Loaded]) -> list[SpecProblem]:
         alive_at_check.append(live_documents())
         return original(loaded)
 
