@@ -14,8 +14,9 @@ any input text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -48,6 +49,35 @@ _SCALAR_TAGS = {
     _STR_TAG,
 }
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# The scalar constructors are pure functions of the node; one shared instance serves all.
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_SCALAR_CONSTRUCTORS: dict[str, Callable[[yaml.constructor.SafeConstructor, yaml.Node], Any]] = {
+    tag: yaml.constructor.SafeConstructor.yaml_constructors[tag] for tag in _SCALAR_TAGS
+}
+_RESOLVER = yaml.resolver.Resolver()
+_CACHED_RESOLVE_CHARS = 128
+
+
+@lru_cache(maxsize=4096)
+def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-untyped-call]
+    return tag
+
+
+class _ReadLoader(_Loader):  # type: ignore[misc,valid-type]
+    """The loader with its implicit-tag lookup memoised.
+
+    Resolving a plain scalar's tag (is `true` a bool, `0x1F` an int?) runs a list of regexes
+    per scalar, and a fleet repeats the same keys and values thousands of times. The answer
+    depends only on the text (no path resolvers are registered), so it is cached, for short
+    scalars only: a hostile file cannot grow the cache past a few hundred KB.
+    """
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and len(value) <= _CACHED_RESOLVE_CHARS:
+            return _resolve_scalar(value, implicit)
+        tag: str = super().resolve(kind, value, implicit)
+        return tag
 
 
 @dataclass
@@ -123,7 +153,7 @@ def parse_documents(text: str, filename: str) -> tuple[list[Document], list[Spec
     """
     documents: list[Document] = []
     budget_problems: list[SpecProblem] = []
-    loader = _Loader(text)
+    loader = _ReadLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -160,7 +190,6 @@ class _Walker:
     def __init__(self, document: Document) -> None:
         self.document = document
         self.visited = 0
-        self.constructor = yaml.SafeLoader("")  # only its scalar constructors are used
 
     def walk(self, node: yaml.Node, path: Path_, depth: int) -> Any:
         self.visited += 1
@@ -186,13 +215,15 @@ class _Walker:
     def _scalar(self, node: yaml.ScalarNode, line: int, column: int) -> Any:
         if len(node.value) > MAX_SCALAR_CHARS:
             raise _Budget(f"value longer than {MAX_SCALAR_CHARS} characters", line, column)
-        if node.tag == _TIMESTAMP_TAG:
+        tag = node.tag
+        if tag in (_STR_TAG, _TIMESTAMP_TAG):
             return node.value  # dates in labels stay the text the user wrote
-        if node.tag not in _SCALAR_TAGS:
+        construct = _SCALAR_CONSTRUCTORS.get(tag)
+        if construct is None:
             self._problem(line, column, f"unsupported YAML tag {node.tag!r}")
             return node.value
         try:
-            return self.constructor.construct_object(node, deep=True)
+            return construct(_CONSTRUCTOR, node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             self._problem(line, column, f"invalid value: {exc}")
             return node.value
