@@ -23,6 +23,7 @@ from reconciler.fleet.loop import parse_duration, parse_jitter, run_loop, stop_o
 from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.progress import Progress
 from reconciler.report import SiteStatus, render
+from reconciler.report.json_report import write_document
 
 log = logging.getLogger("brightback.reconcile")
 
@@ -218,7 +219,10 @@ def run(args: argparse.Namespace) -> int:
             )
         if interval_mode and args.format != "json":  # JSON: one document after another
             print(f"--- pass {result.pass_no} at {time.strftime('%H:%M:%S')} ---", flush=True)
-        render(result.report, args.format, sys.stdout)
+        if args.format == "json" and result.printed:
+            write_document(result.printed, sys.stdout)  # the dict the pass already built
+        else:
+            render(result.report, args.format, sys.stdout)
         sys.stdout.flush()
         return result.exit_code
 

@@ -68,6 +68,7 @@ class PassResult:
     document: dict[str, Any]  # what last-report.json holds
     pass_no: int
     duration_s: float
+    printed: dict[str, Any] = field(default_factory=dict)  # report_to_dict(report)
     drift_found: int = 0
     drift_corrected: int = 0
     stopped: bool = False
@@ -138,18 +139,22 @@ def _finish(
     labels: dict[str, dict[str, str]] | None = None,
 ) -> PassResult:
     duration = time.monotonic() - clock
-    document = report_to_dict(report)
-    for site in document["sites"]:
-        site["labels"] = (labels or {}).get(site["name"], {})
-    document["pass_started_at"] = started
-    document["duration_s"] = round(duration, 3)
-    document["git"] = git.to_dict() if git is not None else None
+    printed = report_to_dict(report)  # built once: stdout (--format json) and the file
+    labelled = labels or {}
+    document = {
+        **printed,
+        "sites": [{**site, "labels": labelled.get(site["name"], {})} for site in printed["sites"]],
+        "pass_started_at": started,
+        "duration_s": round(duration, 3),
+        "git": git.to_dict() if git is not None else None,
+    }
     store.write_report(document)
     return PassResult(
         report,
         document,
         pass_no,
         duration,
+        printed=printed,
         drift_found=extra.get("found", 0),
         drift_corrected=extra.get("corrected", 0),
         stopped=stopped,
@@ -169,6 +174,7 @@ class _Pass:
     started: float
     not_attempted: list[str] = field(default_factory=list)
     orphans: list[dict[str, Any]] = field(default_factory=list)
+    specs: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
     def guarded(self, work: Callable[[Planned], Planned]) -> Callable[[Planned], Planned]:
         """Skip sites not started once a stop was asked: the sites in flight finish."""
@@ -185,12 +191,20 @@ class _Pass:
 
         return run
 
+    def spec_of(self, desired: Desired) -> tuple[dict[str, Any], str]:
+        """The site's document and its digest, made once a pass (backoff check, state)."""
+        found = self.specs.get(desired.site)
+        if found is None:
+            document = desired_to_document(desired)
+            found = self.specs[desired.site] = (document, spec_hash(document))
+        return found
+
     def entries(self, desired: list[Desired]) -> list[Planned]:
         """One entry per configured site; sites backing off get their report at once."""
         entries: list[Planned] = []
         for d in desired:
             known = self.state.sites.get(d.site)
-            digest = spec_hash(desired_to_document(d))
+            digest = self.spec_of(d)[1]
             if known is not None and known.failures and not known.eligible(self.pass_no, digest):
                 message = (
                     f"failed {known.failures} pass(es) in a row (last: {known.last_error}); "
@@ -323,8 +337,7 @@ class _Pass:
             after_version = known.last_version if known is not None else None
             st = known or SiteState(site=d.site, name=d.name)
             st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
-            st.spec = desired_to_document(d)
-            st.spec_hash = spec_hash(st.spec)
+            st.spec, st.spec_hash = self.spec_of(d)
             if entry.skipped == "backing off":
                 pass  # the counters stand until the site is tried again
             elif report.status is SiteStatus.FAILED:
