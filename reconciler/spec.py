@@ -7,8 +7,9 @@ the file, line, column and field path, and says what was expected.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
     problems: list[SpecProblem] = []
     loaded: list[_Loaded] = []
     skipped: list[str] = []
-    files, missing = discover_files(paths)
+    files, missing = _discover(paths)
     problems.extend(missing)
     explicit = {str(Path(p)) for p in paths}
     for name, base_dir, data in _read_all(files, problems):
@@ -184,45 +185,88 @@ def desired_to_document(desired: Desired) -> dict[str, Any]:
 
 def discover_files(paths: Sequence[str | Path]) -> tuple[list[str | Path], list[SpecProblem]]:
     """Expand directories (recursively, sorted, *.yaml/*.yml, hidden entries skipped)."""
-    found: list[str | Path] = []
+    found, problems = _discover(paths)
+    return [entry for entry, _ in found], problems
+
+
+_Found = tuple[str | Path, Path | None]  # a file (or `-`) and its resolved path
+
+
+def _discover(paths: Sequence[str | Path]) -> tuple[list[_Found], list[SpecProblem]]:
+    found: list[_Found] = []
     problems: list[SpecProblem] = []
     seen: set[Path] = set()
     for raw in paths:
         if str(raw) == STDIN:
-            found.append(STDIN)
+            found.append((STDIN, None))
             continue
         path = Path(raw)
         if path.is_dir():
-            candidates: Iterable[Path] = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in YAML_SUFFIXES
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            candidates = _yaml_files_under(path)
         elif path.is_file():
-            candidates = [path]
+            candidates = [(path, path.resolve())]
         else:
             problems.append(SpecProblem(str(path), 1, 1, "", "no such file or directory"))
             continue
-        for candidate in candidates:
-            resolved = candidate.resolve()
+        for candidate, resolved in candidates:
             if resolved not in seen:
                 seen.add(resolved)
-                found.append(candidate)
+                found.append((candidate, resolved))
     return found, problems
 
 
+def _yaml_files_under(root: Path) -> list[tuple[Path, Path]]:
+    """Every YAML file below `root` with its resolved path, in `Path` order.
+
+    What `sorted(root.rglob("*"))` filtered and `.resolve()`d per file would give, at a
+    fraction of the system calls (a 10,000-file fleet spent ~0.5 s there): hidden
+    directories are pruned instead of walked, symlinked directories are not followed (as
+    rglob), and a file that is not a symlink resolves through its directory's real path,
+    resolved once per directory.
+    """
+    found: list[tuple[tuple[str, ...], str, str]] = []
+    pending: list[tuple[tuple[str, ...], str]] = [((), str(root))]
+    while pending:
+        relative, directory = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        real_directory: str | None = None
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    if not entry.is_symlink():
+                        pending.append(((*relative, name), entry.path))
+                    continue
+                if not name.endswith(YAML_SUFFIXES) or not entry.is_file():
+                    continue
+                if entry.is_symlink():
+                    resolved = os.path.realpath(entry.path)
+                else:
+                    real_directory = real_directory or os.path.realpath(directory)
+                    resolved = os.path.join(real_directory, name)  # noqa: PTH118 (str: no Path per file)
+            except OSError:
+                continue
+            found.append(((*relative, name), entry.path, resolved))
+    found.sort(key=lambda item: item[0])
+    return [(Path(path), Path(resolved)) for _, path, resolved in found]
+
+
 def _read_all(
-    files: Sequence[str | Path], problems: list[SpecProblem]
+    files: Sequence[_Found], problems: list[SpecProblem]
 ) -> Iterator[tuple[str, Path, bytes]]:
-    for entry in files:
+    for entry, resolved in files:
         if entry == STDIN:
             yield "<stdin>", Path.cwd(), sys.stdin.buffer.read()
             continue
         path = Path(entry)
         try:
-            yield str(path), path.resolve().parent, path.read_bytes()
+            yield str(path), (resolved or path.resolve()).parent, path.read_bytes()
         except OSError as exc:
             problems.append(SpecProblem(str(path), 1, 1, "", f"cannot read: {exc.strerror}"))
 
