@@ -14,7 +14,7 @@ any input text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -273,19 +273,6 @@ class _Walker:
             for key, item in value.items():
                 merged.setdefault(key, item)
         return merged
-
-
-def iter_key_paths(value: Any, path: Path_ = ()) -> Iterator[tuple[Path_, Any]]:
-    """Every (path, scalar) in a value, keys included as their own scalars."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield (*path, key), key
-            yield from iter_key_paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from iter_key_paths(item, (*path, index))
-    else:
-        yield path, value
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:

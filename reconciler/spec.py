@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import _schema
-from reconciler._yaml import Document, decode, iter_key_paths, parse_documents
+from reconciler._yaml import Document, decode, parse_documents
 from reconciler.errors import SpecError, SpecProblem
 from reconciler.model import (
     ConnectionState,
@@ -346,8 +346,7 @@ def _document_problems(document: Document, filename: str) -> list[SpecProblem]:
             "looks like an API key: inline keys are not allowed; reference it with "
             "credentials.apiKeyFromEnv or credentials.apiKeyFromFile",
         )
-        for path, scalar in iter_key_paths(value)
-        if _schema.looks_like_api_key(scalar)
+        for path in _key_like_paths(value, ())
     ]
     # Schema messages never echo a key-like value (see _schema.render), so checking goes on;
     # the field already reported as an inline key is not reported twice.
@@ -356,6 +355,29 @@ def _document_problems(document: Document, filename: str) -> list[SpecProblem]:
         if _dotted(issue.path) not in flagged:
             problems.append(problem(issue.path, issue.message, key=issue.key))
     return reading + problems
+
+
+def _key_like_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    """Paths of the keys and values in `value` that look like API keys, in document order.
+
+    The order and result of `iter_key_paths` filtered by `looks_like_api_key`, without
+    building a path for every scalar: a key-like string contains `live_` or `test_`, so
+    only those few are checked in full.
+    """
+    found: list[tuple[str | int, ...]] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and _may_be_key(key):
+            found.append((*path, key))
+        if isinstance(item, dict | list):
+            found.extend(_key_like_paths(item, (*path, key)))
+        elif isinstance(item, str) and _may_be_key(item):
+            found.append((*path, key))
+    return found
+
+
+def _may_be_key(text: str) -> bool:
+    return ("live_" in text or "test_" in text) and _schema.looks_like_api_key(text)
 
 
 def _fleet_problems(loaded: Sequence[_Loaded]) -> list[SpecProblem]:
@@ -428,8 +450,16 @@ def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired
     )
 
 
+_REDACTED_FIELD = "<key-like name>"
+
+
 def _dotted(path: Sequence[str | int]) -> str:
+    """`spec.connection.state`; a field *named* like an API key is not spelled out."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        name = _REDACTED_FIELD if _schema.looks_like_api_key(part) else part
+        out += f".{name}" if out else name
     return out
