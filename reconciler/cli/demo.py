@@ -94,7 +94,6 @@ def banner(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emulator.testing import start_emulator
-
     from reconciler.cli import main as cli
 
     examples = find_examples(args.examples)
