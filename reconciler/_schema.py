@@ -127,16 +127,30 @@ def _python_format(name: str) -> Callable[[str], bool]:
 def fast_verdict(document: Mapping[str, Any]) -> bool | None:
     """jsonschema-rs's verdict on `document`; None when it cannot give one.
 
-    None means: no fast validator for this schema, or a value Rust cannot take (a lone
-    surrogate, a non-string key); jsonschema then decides alone.
+    None means: no fast validator for this schema, a value the two engines would type
+    differently (a tuple is an array to Rust, not to jsonschema; subclasses of str/int may
+    be anything), or one Rust cannot take (a lone surrogate). jsonschema then decides alone.
+    YAML always gives plain values; only in-memory documents (Pulumi inputs) may not.
     """
     fast = _fast_validator()
-    if fast is None:
+    if fast is None or not _plain_json(document):
         return None
     try:
         return bool(fast.is_valid(document))
     except (ValueError, TypeError, OverflowError):
         return None
+
+
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_json(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        return all(type(key) is str and _plain_json(item) for key, item in value.items())
+    if kind is list:
+        return all(_plain_json(item) for item in value)
+    return kind in _PLAIN_SCALARS
 
 
 def looks_like_api_key(value: object) -> bool:

@@ -274,3 +274,12 @@ EDITED = st.builds(
 def test_valid_documents_with_one_odd_value_get_the_same_verdict(document: Any) -> None:
     event("valid" if REFERENCE.is_valid(document) else "invalid")
     assert_same_verdict(document)
+
+
+def test_in_memory_values_the_engines_type_differently_are_left_to_jsonschema() -> None:
+    document = desired_to_document(load_text(VALID)[0])
+    document["metadata"]["annotations"] = {"owners": ("a", "b")}  # an array to Rust only
+    assert _schema.fast_verdict(document) is None
+    (problem,) = validate_document(document)
+    assert problem.field == "metadata.annotations.owners"
+    assert not REFERENCE.is_valid(document)
