@@ -254,9 +254,10 @@ class _Walker:
                     (*path, key),
                 )
                 continue
-            explicit[key] = (key_line, key_column)
-            self.document.key_positions[(*path, key)] = (key_line, key_column)
-            result[key] = self.walk(value_node, (*path, key), depth + 1)
+            explicit[key] = position = (key_line, key_column)
+            child = (*path, key)
+            self.document.key_positions[child] = position
+            result[key] = self.walk(value_node, child, depth + 1)
         for key, value in merged.items():
             result.setdefault(key, value)
         return result
