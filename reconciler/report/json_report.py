@@ -7,7 +7,7 @@ CI job can diff them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from reconciler.apply import StepOutcome
@@ -61,15 +61,55 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
     return document
 
 
+BIG = 64  # deeper containers with more items than this are streamed item by item too
+
+
+def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterator[str]:
+    """Compact JSON of `value` in pieces: the top two levels (where a report or state
+    file holds its sites) and any big container item by item, everything else with
+    `json.dumps` (the C encoder, which only runs one-shot and unindented).
+
+    Same text as `json.dumps(value, sort_keys=..., separators=(",", ":"))`, at C speed,
+    without holding a 10,000-site document as one string (plus its encoded copy) in
+    memory, which would add tens of MB to the peak RSS at the end of a big pass.
+    """
+    if isinstance(value, Mapping) and (depth < 2 or len(value) > BIG):
+        items = sorted(value.items()) if sort_keys else value.items()
+        yield "{"
+        for index, (key, item) in enumerate(items):
+            yield ("," if index else "") + json.dumps(str(key)) + ":"
+            yield from iter_json(item, sort_keys=sort_keys, depth=depth + 1)
+        yield "}"
+    elif isinstance(value, list | tuple) and (depth < 2 or len(value) > BIG):
+        yield "["
+        for index, item in enumerate(value):
+            if index:
+                yield ","
+            yield from iter_json(item, sort_keys=sort_keys, depth=depth + 1)
+        yield "]"
+    else:
+        yield json.dumps(value, sort_keys=sort_keys, separators=(",", ":"))
+
+
+def write_json(value: Any, stream: TextIO, *, sort_keys: bool = False) -> None:
+    """Stream `iter_json` to `stream` in batches (few, large writes)."""
+    batch: list[str] = []
+    for piece in iter_json(value, sort_keys=sort_keys):
+        batch.append(piece)
+        if len(batch) >= 512:
+            stream.write("".join(batch))
+            batch.clear()
+    stream.write("".join(batch))
+
+
 def write_document(document: Mapping[str, Any], stream: TextIO) -> None:
     """Print a report already turned into a dict (the fleet reconciler builds it once
     for stdout and `last-report.json`), indented unless the fleet is big."""
     sites = document.get("sites")
-    pretty = not isinstance(sites, list) or len(sites) <= PRETTY_MAX_SITES
-    if pretty:
+    if not isinstance(sites, list) or len(sites) <= PRETTY_MAX_SITES:
         stream.write(json.dumps(document, indent=2))
     else:
-        stream.write(json.dumps(document, separators=(",", ":")))
+        write_json(document, stream)
     stream.write("\n")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from reconciler.fleet.lock import Lease, SiteLocked, site_lock
 from reconciler.fleet.safety import MIN_SITES_FOR_PERCENT, check_threshold
 from reconciler.fleet.sites import wants_events
 from reconciler.fleet.state import (
+    PRETTY_MAX_SITES,
     FleetState,
     SiteState,
     StateStore,
@@ -29,6 +31,7 @@ from reconciler.fleet.state import (
     write_json_atomic,
 )
 from reconciler.plan import Drift
+from reconciler.report.json_report import write_json
 
 
 class TestSafetyThreshold:
@@ -184,6 +187,29 @@ class TestStateFile:
             write_json_atomic(path, {"a": object()})
         assert json.loads(path.read_text()) == {"a": 1}
         assert os.listdir(tmp_path) == ["f.json"]
+
+    def test_streamed_compact_json_is_the_same_text_as_one_shot(self) -> None:
+        site = {"b": [1, 2.5, None], "a": {"z": True, "y": 'é"\n'}, "c": ()}
+        document = {
+            "sites": [dict(site, n=n) for n in range(150)],
+            "fleet": {"sites": {f"s{n}": site for n in range(100)}, "pass": 3},
+            "notes": [],
+            "x": {},
+        }
+        for sort_keys in (False, True):
+            out = io.StringIO()
+            write_json(document, out, sort_keys=sort_keys)
+            one_shot = json.dumps(document, sort_keys=sort_keys, separators=(",", ":"))
+            assert out.getvalue() == one_shot
+
+    def test_a_big_fleet_state_is_written_compact_and_reads_back(self, tmp_path: Path) -> None:
+        store = StateStore(tmp_path)
+        state = FleetState(passes=1, writer={"pid": 1})
+        for n in range(PRETTY_MAX_SITES + 1):
+            state.sites[f"s{n}"] = SiteState(site=f"s{n}", name=f"n{n}", last_version=n)
+        store.save(state)
+        assert len(store.path.read_text().splitlines()) == 1
+        assert store.load().sites["s7"].last_version == 7
 
     def test_missing_state_is_empty(self, tmp_path: Path) -> None:
         assert StateStore(tmp_path).load().sites == {}
