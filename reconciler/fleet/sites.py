@@ -159,10 +159,12 @@ def apply_planned(
                     THRESHOLD_UNBLOCK,
                 )
                 return held_report(planned, SiteStatus.BLOCKED, condition), None
+            # A refused threshold holds back every destructive step of the pass, also one
+            # that a re-plan after a refused (stale) write would come up with.
             result = apply_site(
                 desired,
                 client,
-                allow_disconnect=allow_disconnect,
+                allow_disconnect=allow_disconnect and not refuse_destructive,
                 max_replans=max_replans,
                 live=fresh,
             )
