@@ -3,9 +3,11 @@
 Each site starts disconnected with reason codes enabled and its Brightback experience
 published. The rules need exactly four writes to take it live (connect, set the
 integration mode, disable reason codes, enable the toggle) after one read, each waiting
-for the previous one. So the floor of a pass is sites x writes x latency / concurrency
-(the brief's definition) or, counting the read that must come first, sites x (1 + writes)
-x latency / concurrency; both ratios are printed, the goal is checked on the first.
+for the previous one. Issue 8 defines the floor as the per-site latency times the steps
+that must run in sequence, divided by the concurrency: here sites x (1 read + 4 writes)
+x latency / concurrency, and the goal (<= 1.3) is checked against it. The writes-only
+floor (sites x 4 x latency / concurrency) is printed too; against it even a perfect run
+scores 1.25, since no write can precede the read.
 Writes are counted from the emulator's request log and the end state from its admin view.
 
     .venv/bin/python bench/bench_onboarding.py [--sites 1000] [--concurrency 64]
@@ -147,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                     "writes per site = minimum", table[0]["writes/site"], str(MIN_WRITES), minimal
                 ),
                 goal(
-                    "wall/floor (writes)", round(ratio, 3), f"<= {RATIO_GOAL}", ratio <= RATIO_GOAL
+                    "wall/floor (read + writes in sequence)",
+                    table[0]["ratio2"],
+                    f"<= {RATIO_GOAL}",
+                    table[0]["ratio2"] <= RATIO_GOAL,
                 ),
                 goal("sites live at the end", live["live"], str(args.sites), all_live),
             ],

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -116,7 +117,7 @@ class Plan:
             "conditions": [condition_to_dict(c) for c in self.conditions],
         }
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """A hash of everything the plan would do and the live version it starts from.
 
