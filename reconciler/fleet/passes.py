@@ -9,6 +9,7 @@ that site's report, never the pass's end.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -109,8 +110,15 @@ def run_pass(
             store.save(current)
         return _finish(store, report, pass_no, started, clock, git, {})
     run = _Pass(options, stop, tick, store, pass_no, state, started)
-    with Client(options.client_config, stats=stats) as client:
-        return run.execute(client, desired, git, clock)
+    # The config and state live for the whole pass: freezing them keeps the collector from
+    # re-scanning every loaded site on each full collection (about 1 s per 10k sites).
+    # Unfrozen at the end, so an --interval process still frees the previous pass.
+    gc.freeze()
+    try:
+        with Client(options.client_config, stats=stats) as client:
+            return run.execute(client, desired, git, clock)
+    finally:
+        gc.unfreeze()
 
 
 def converged(report: SiteReport) -> bool:
