@@ -46,6 +46,7 @@ __all__ = [
     "desired_from_document",
     "desired_to_document",
     "discover_files",
+    "iter_load",
     "load",
     "load_text",
     "load_with_report",
@@ -108,6 +109,31 @@ def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
     if problems:
         raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
     return LoadResult(tuple(entry.desired for entry in loaded), tuple(skipped))
+
+
+def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
+    """`load`, yielding each valid document's Desired as soon as its file is checked.
+
+    For callers that overlap slow work with loading a large fleet (a reconcile pass starts
+    its read-only requests meanwhile). Nothing yielded is trustworthy on its own: only when
+    the iterator is exhausted without raising is the config valid. At the end it raises
+    the same SpecError `load` would (same problems, same order), so a caller must consume
+    it to the end and act on no yielded value before then beyond reading.
+    """
+    problems: list[SpecProblem] = []
+    loaded: list[_Loaded] = []
+    files, missing = _discover(paths)
+    problems.extend(missing)
+    explicit = {str(Path(p)) for p in paths}
+    for name, base_dir, data in _read_all(files, problems):
+        strict = name in explicit or name == "<stdin>"
+        before = len(loaded)
+        _load_one_file(data, name, base_dir, loaded, problems, strict=strict)
+        for entry in loaded[before:]:
+            yield entry.desired
+    problems.extend(_fleet_problems(loaded))
+    if problems:
+        raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
 
 
 def load_text(text: str, filename: str = "<string>") -> list[Desired]:
