@@ -38,7 +38,7 @@ from reconciler.fleet.sites import (
     read_and_plan,
     resolve_drift,
 )
-from reconciler.fleet.state import FleetState, SiteState, StateStore, spec_hash
+from reconciler.fleet.state import FleetState, SiteState, StateStore, spec_hash, spec_text
 from reconciler.model import Desired
 from reconciler.plan import ConditionType
 from reconciler.report import RunReport, SiteReport, SiteStatus
@@ -194,7 +194,7 @@ class _Pass:
     started: float
     not_attempted: list[str] = field(default_factory=list)
     orphans: list[dict[str, Any]] = field(default_factory=list)
-    specs: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
+    specs: dict[str, tuple[str, str]] = field(default_factory=dict)
     frozen: bool = False  # gc.freeze() was called for this pass
 
     def guarded(self, work: Callable[[Planned], Planned]) -> Callable[[Planned], Planned]:
@@ -212,12 +212,13 @@ class _Pass:
 
         return run
 
-    def spec_of(self, desired: Desired) -> tuple[dict[str, Any], str]:
-        """The site's document and its digest, made once a pass (backoff check, state)."""
+    def spec_of(self, desired: Desired) -> tuple[str, str]:
+        """The site's document as canonical JSON and its digest, made once a pass (backoff
+        check, state)."""
         found = self.specs.get(desired.site)
         if found is None:
-            document = desired_to_document(desired)
-            found = self.specs[desired.site] = (document, spec_hash(document))
+            text = spec_text(desired_to_document(desired))
+            found = self.specs[desired.site] = (text, spec_hash(text))
         return found
 
     def entries(self, desired: list[Desired]) -> list[Planned]:
@@ -247,11 +248,12 @@ class _Pass:
         """Sites managed before and gone from the config: report, or disconnect by policy."""
         found: list[Planned] = []
         for site, known in sorted(self.state.sites.items()):
-            if site in configured or not known.managed or known.spec is None:
+            spec = known.spec if site not in configured and known.managed else None
+            if spec is None:
                 continue
             info: dict[str, Any] = {"site": site, "name": known.name}
             try:
-                last = desired_from_document(known.spec, filename=f"state:{site}")
+                last = desired_from_document(spec, filename=f"state:{site}")
             except SpecError:
                 info.update(deletion_policy="orphan", action="kept")
                 info["message"] = "removed from the config; its last spec is unreadable: kept"
@@ -420,7 +422,7 @@ class _Pass:
             after_version = known.last_version if known is not None else None
             st = known or SiteState(site=d.site, name=d.name)
             st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
-            st.spec, st.spec_hash = self.spec_of(d)
+            st.spec_json, st.spec_hash = self.spec_of(d)
             if entry.skipped == "backing off":
                 pass  # the counters stand until the site is tried again
             elif report.status is SiteStatus.FAILED:

