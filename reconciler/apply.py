@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.client import Client, ReadOnlyClient, idempotency_key
+from reconciler.client import RETRY_STATUSES, Client, ReadOnlyClient, idempotency_key
 from reconciler.errors import ApiError, BrightbackError, CredentialError, TransportError
 from reconciler.live import live_to_api
 from reconciler.model import Desired, Live
@@ -278,7 +278,6 @@ def _run_steps(
     return current
 
 
-_TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 READ_ROUNDS = 3
 
 
@@ -286,7 +285,7 @@ def is_transient(exc: BaseException) -> bool:
     """Network trouble or an overloaded server: worth another round later, unlike a 4xx."""
     if isinstance(exc, TransportError):
         return True
-    return isinstance(exc, ApiError) and exc.http_status in _TRANSIENT_STATUSES
+    return isinstance(exc, ApiError) and exc.http_status in RETRY_STATUSES
 
 
 def read_patiently(client: ReadOnlyClient, desired: Desired, rounds: int = READ_ROUNDS) -> Live:

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 DEFAULT_URL_TEMPLATE = "https://{site}.chargebee.com/api/v2"
 URL_ENV = "BRIGHTBACK_API_URL"
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # retried; anything else is final
 
 
 class ClientConfigError(BrightbackError):
@@ -318,7 +318,7 @@ class _Session:
                 self.stats.response(response.status_code)
                 if response.is_success:
                     return self._json(response, what)
-                if response.status_code not in _RETRY_STATUSES:
+                if response.status_code not in RETRY_STATUSES:
                     raise self._api_error(response, site)
                 reason = "http_429" if response.status_code == 429 else "http_5xx"
                 last_problem = f"HTTP {response.status_code}"
