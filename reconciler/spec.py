@@ -95,20 +95,9 @@ def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
     checked strictly, so a typo in one of the two is an error, never a silent skip. Files
     named explicitly, and stdin, are always strict.
     """
-    problems: list[SpecProblem] = []
-    loaded: list[_Loaded] = []
     skipped: list[str] = []
-    files, missing = _discover(paths)
-    problems.extend(missing)
-    explicit = {str(Path(p)) for p in paths}
-    for name, base_dir, data in _read_all(files, problems):
-        strict = name in explicit or name == "<stdin>"
-        if not _load_one_file(data, name, base_dir, loaded, problems, strict=strict):
-            skipped.append(name)
-    problems.extend(_fleet_problems(loaded))
-    if problems:
-        raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
-    return LoadResult(tuple(entry.desired for entry in loaded), tuple(skipped))
+    desired = tuple(_load_files(paths, skipped))
+    return LoadResult(desired, tuple(skipped))
 
 
 def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
@@ -120,6 +109,12 @@ def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
     the same SpecError `load` would (same problems, same order), so a caller must consume
     it to the end and act on no yielded value before then beyond reading.
     """
+    return _load_files(paths, [])
+
+
+def _load_files(paths: Sequence[str | Path], skipped: list[str]) -> Iterator[Desired]:
+    """The one loading loop: yield each file's valid documents as it is checked, note the
+    files a directory walk skipped, and raise every problem at the end."""
     problems: list[SpecProblem] = []
     loaded: list[_Loaded] = []
     files, missing = _discover(paths)
@@ -128,7 +123,8 @@ def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
     for name, base_dir, data in _read_all(files, problems):
         strict = name in explicit or name == "<stdin>"
         before = len(loaded)
-        _load_one_file(data, name, base_dir, loaded, problems, strict=strict)
+        if not _load_one_file(data, name, base_dir, loaded, problems, strict=strict):
+            skipped.append(name)
         for entry in loaded[before:]:
             yield entry.desired
     problems.extend(_fleet_problems(loaded))
