@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from emulator import rules
+from emulator.service import integration
 from reconciler.client import ROUTES
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
@@ -34,37 +35,8 @@ class World:
     account: rules.Account
 
     def live(self) -> Live:
-        state, account = self.state, self.account
-        body = {
-            "site": state.site,
-            "site_email": state.email,
-            "version": state.version,
-            "account": {
-                "email": account.email,
-                "status": account.status,
-                "brightback_sites": [
-                    {"name": name, "experiences": dict(experiences)}
-                    for name, experiences in sorted(account.brightback_sites.items())
-                ],
-            },
-            "connection": {
-                "status": "connected" if state.connected else "disconnected",
-                "brightback_site": state.brightback_site,
-                "account_email": state.account_email,
-                "api_key_id": state.api_key_id,
-                "data_sync": state.data_sync,
-            },
-            "integrate_via": state.integrate_via,
-            "cancellation_via_brightback": {
-                "enabled": state.toggle,
-                "traffic_status": rules.traffic_status(state, account),
-            },
-            "cancellation_settings": {
-                "reason_codes_enabled": state.reason_codes_enabled,
-                "portal_cancellation_enabled": state.portal_cancellation_enabled,
-            },
-        }
-        return live_from_api({"brightback_integration": body})
+        """The site as the client reads it: the emulator's own resource for this state."""
+        return live_from_api({"brightback_integration": integration(self.state, self.account)})
 
     def run(self, desired: Desired, step: Step) -> World:
         """Apply one step as the emulator would; raises `rules.RuleViolation` if refused."""
