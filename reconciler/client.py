@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler import __version__
+from reconciler.backend import BackendKind
 from reconciler.credentials import ApiKey, resolve_api_key
 from reconciler.errors import ApiError, BrightbackError, TransportError
 from reconciler.live import live_from_api
@@ -394,8 +395,13 @@ class _Session:
 
 
 class ReadOnlyClient:
-    """Reads a site's integration and events. Has no write method, by construction."""
+    """Reads a site's integration and events. Has no write method, by construction.
 
+    This is the `api` backend (reconciler/backend.py): `ReadOnlyClient` is a `ReadBackend`,
+    `Client` a `Backend`.
+    """
+
+    kind = BackendKind.API
     _read_only = True
 
     def __init__(
