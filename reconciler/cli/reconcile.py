@@ -11,17 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from reconciler.cli._common import add_common_arguments, add_paths, client_config
+from reconciler.cli._state import add_state_arguments, open_from_args, state_url
 from reconciler.client import ClientStats
 from reconciler.fleet.loop import parse_duration, parse_jitter, run_loop, stop_on_signals
 from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.progress import Progress
+from reconciler.fleet.shard import COUNT_ENV, INDEX_ENV, shard_from
 from reconciler.report import SiteStatus, render
 from reconciler.report.json_report import write_document
 
@@ -63,12 +65,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--passes", type=int, metavar="N", help="with --interval: stop after N passes"
     )
+    add_state_arguments(parser, "state, last report and site locks")
     parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=Path(".brightback"),
-        metavar="DIR",
-        help="state file, last report and site locks (default .brightback)",
+        "--shard",
+        metavar="INDEX/COUNT",
+        help=f"reconcile only the sites of shard INDEX of COUNT (0-based; default "
+        f"${INDEX_ENV} of an Indexed Job with --shard-count); the safety threshold is "
+        "still counted over the whole fleet, through the shared state store",
+    )
+    parser.add_argument(
+        "--shard-count",
+        type=int,
+        metavar="COUNT",
+        help=f"shards of the fleet, with the index from ${INDEX_ENV} (default ${COUNT_ENV})",
+    )
+    parser.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="shared by the shards of one run, to add up their destructive steps (default "
+        "$BRIGHTBACK_RUN_ID, else pass-<number>; an Indexed Job passes its own uid)",
+    )
+    parser.add_argument(
+        "--shard-wait",
+        type=_duration,
+        default=600.0,
+        metavar="DURATION",
+        help="how long a shard with destructive steps waits for the other shards' counts "
+        "before refusing them (default 10m)",
     )
     parser.add_argument(
         "--force", action="store_true", help="apply destructive steps above the fleet threshold"
@@ -178,9 +201,18 @@ def _summary_line(result: PassResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     _configure_logging(args.log_format)
+    try:
+        shard = shard_from(args.shard, args.shard_count, os.environ)
+    except ValueError as exc:
+        print(f"brightback reconcile: error: {exc}", file=sys.stderr)
+        return 64  # EX_USAGE: a usage error, in the exit-code table
     options = PassOptions(
         paths=tuple(args.paths),
         state_dir=args.state_dir,
+        state_url=state_url(args),
+        shard=shard,
+        run_id=args.run_id or os.environ.get("BRIGHTBACK_RUN_ID") or None,
+        shard_wait_s=args.shard_wait,
         client_config=client_config(args),
         concurrency=args.concurrency,
         allow_disconnect=args.allow_disconnect,
@@ -201,9 +233,9 @@ def run(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port)
     status_server = None
     if args.serve is not None:
-        from reconciler.status_page import serve_status
+        from reconciler.status_page import ReportSource, serve_status
 
-        status_server = serve_status(args.serve, args.state_dir)
+        status_server = serve_status(args.serve, ReportSource(open_from_args(args)))
     progress = Progress(enabled=None if args.log_format == "text" else False)
     interval_mode = args.interval is not None
 

@@ -1,8 +1,10 @@
 """`brightback status`: what the last reconcile pass found, printed once or served.
 
-Reads `<state-dir>/last-report.json`, which `brightback reconcile` writes after each pass,
-so it works beside a running reconciler (same state dir) or on a copy of the file from CI.
-Exit 0 when a report was shown, 1 when no pass has run yet.
+Reads the last report `brightback reconcile` keeps in its state store after each pass
+(`<state-dir>/last-report.json`, or the PostgreSQL store of `--state-url`), so it works
+beside a running reconciler or on a copy of the directory from CI. With shards, the last
+reports of every shard are merged into one. Exit 0 when a report was shown, 1 when no
+pass has run yet.
 """
 
 from __future__ import annotations
@@ -12,29 +14,21 @@ import json
 import sys
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
+from reconciler.cli._state import add_state_arguments, open_from_args
 from reconciler.status_page import (
     HOST_ENV,
     REPORT_FILE,
     STATUS_WORDS,
-    read_report,
+    ReportSource,
     serve_status,
     status_words,
 )
 
-DEFAULT_STATE_DIR = Path(".brightback")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=DEFAULT_STATE_DIR,
-        metavar="DIR",
-        help=f"where reconcile writes {REPORT_FILE} (default {DEFAULT_STATE_DIR})",
-    )
+    add_state_arguments(parser, f"the last report ({REPORT_FILE})")
     parser.add_argument(
         "--serve",
         type=int,
@@ -76,15 +70,15 @@ def text_lines(report: Mapping[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    state_dir: Path = args.state_dir
+    source = ReportSource(open_from_args(args))
     if args.serve is not None:
-        return _serve(args.serve, state_dir, args.host)
-    report = read_report(state_dir)
+        return _serve(args.serve, source, args.host)
+    try:
+        report = source.read()
+    finally:
+        source.close()
     if report is None:
-        print(
-            f"no reconcile pass has run yet ({state_dir / REPORT_FILE} does not exist)",
-            file=sys.stderr,
-        )
+        print(f"no reconcile pass has run yet (no last report in {source.where})", file=sys.stderr)
         return 1
     if args.format == "json":
         json.dump(report, sys.stdout, indent=2)
@@ -94,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(port: int, state_dir: Path, host: str | None) -> int:
-    server = serve_status(port, state_dir, host)
+def _serve(port: int, source: ReportSource, host: str | None) -> int:
+    server = serve_status(port, source, host)
     print(f"serving the status page on {server.url} (Ctrl-C to stop)", file=sys.stderr)
     try:
         threading.Event().wait()
@@ -103,4 +97,5 @@ def _serve(port: int, state_dir: Path, host: str | None) -> int:
         pass
     finally:
         server.stop()
+        source.close()
     return 0

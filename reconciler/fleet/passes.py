@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,9 +23,11 @@ from reconciler.apply import SiteResult
 from reconciler.cli._common import for_each_site, select_sites
 from reconciler.client import Client, ClientConfig, ClientStats
 from reconciler.errors import SpecError
-from reconciler.fleet.drift import CORRECTED
+from reconciler.fleet.drift import CORRECTED, ChangedBy
 from reconciler.fleet.gitinfo import git_info
 from reconciler.fleet.safety import SafetyDecision, check_threshold
+from reconciler.fleet.shard import Shard
+from reconciler.fleet.sharding import fleet_decision
 from reconciler.fleet.sites import (
     Planned,
     apply_planned,
@@ -38,12 +38,13 @@ from reconciler.fleet.sites import (
     read_and_plan,
     resolve_drift,
 )
-from reconciler.fleet.state import FleetState, SiteState, StateStore, spec_hash, spec_text
+from reconciler.fleet.state import FleetState, SiteState, spec_hash, spec_text
 from reconciler.model import Desired
-from reconciler.plan import ConditionType
+from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import report_to_dict
 from reconciler.spec import desired_from_document, desired_to_document, iter_load, load
+from reconciler.store import PassNote, Store, open_store
 
 log = logging.getLogger("brightback.reconcile")
 
@@ -68,6 +69,10 @@ class PassOptions:
     max_backoff_passes: int = 8
     max_replans: int = 3
     probe: bool = False
+    state_url: str | None = None  # postgresql://...: the shared store instead of state_dir
+    shard: Shard = field(default_factory=Shard)
+    run_id: str | None = None  # the shards of one run share it (default: pass-<number>)
+    shard_wait_s: float = 600.0  # how long a shard waits for the others' counts
 
 
 @dataclass
@@ -95,33 +100,38 @@ def run_pass(
     stop: threading.Event | None = None,
     stats: ClientStats | None = None,
     tick: Tick = lambda _name: None,
+    store: Store | None = None,
 ) -> PassResult:
-    """Run one pass and write `<state-dir>/last-report.json` and the state file."""
+    """Run one pass and record it in the state store (`options.state_url`, else the
+    state directory): each site's state as it is settled, then the pass and its report.
+    `store`: an open store to use (and leave open), else one is opened for the pass."""
     stop = stop or threading.Event()
     started = time.time()
     clock = time.monotonic()
-    store = StateStore(options.state_dir)
-    with store.locked():
-        state = store.load()
-    pass_no = state.passes + 1
-    git = git_info(options.paths)
-    run = _Pass(options, stop, tick, store, pass_no, state, started)
+    owned = store is None
+    if store is None:
+        store = open_store(options.state_dir, options.state_url)
     try:
-        with Client(options.client_config, stats=stats) as client:
-            return run.execute(client, git, clock)
-    except _InvalidConfig as invalid:
-        log.error("invalid config, nothing applied", extra={"pass": pass_no})
-        problems = invalid.error.problems
-        notes = ("invalid config: nothing was applied", *(str(p) for p in problems))
-        report = RunReport("reconcile", (), notes=notes, refused=True)
-        with store.locked():
-            current = store.load()
-            current.passes = max(current.passes, pass_no)
-            store.save(current)
-        return _finish(store, report, pass_no, started, clock, git, {})
+        state = store.load()
+        pass_no = state.passes + 1
+        git = git_info(options.paths)
+        run = _Pass(options, stop, tick, store, pass_no, state, started)
+        try:
+            with Client(options.client_config, stats=stats) as client:
+                return run.execute(client, git, clock)
+        except _InvalidConfig as invalid:
+            log.error("invalid config, nothing applied", extra={"pass": pass_no})
+            problems = invalid.error.problems
+            notes = ("invalid config: nothing was applied", *(str(p) for p in problems))
+            report = RunReport("reconcile", (), notes=notes, refused=True)
+            store.finish_pass(run.note(git, report), (), ())
+            return _finish(store, options, report, pass_no, started, clock, git, {})
+        finally:
+            if run.frozen:
+                gc.unfreeze()
     finally:
-        if run.frozen:
-            gc.unfreeze()
+        if owned:
+            store.close()
 
 
 class _InvalidConfig(Exception):
@@ -148,7 +158,8 @@ def _iso(epoch: float) -> str:
 
 
 def _finish(
-    store: StateStore,
+    store: Store,
+    options: PassOptions,
     report: RunReport,
     pass_no: int,
     started: float,
@@ -168,7 +179,7 @@ def _finish(
         "duration_s": round(duration, 3),
         "git": git.to_dict() if git is not None else None,
     }
-    store.write_report(document)
+    store.write_report(document, options.shard)
     return PassResult(
         report,
         document,
@@ -188,7 +199,7 @@ class _Pass:
     options: PassOptions
     stop: threading.Event
     tick: Tick
-    store: StateStore
+    store: Store
     pass_no: int
     state: FleetState
     started: float
@@ -196,6 +207,28 @@ class _Pass:
     orphans: list[dict[str, Any]] = field(default_factory=list)
     specs: dict[str, tuple[str, str]] = field(default_factory=dict)
     frozen: bool = False  # gc.freeze() was called for this pass
+    fleet_total: int = 0  # sites of the whole fleet (every shard), for the threshold
+    settled: dict[str, _Settled] = field(default_factory=dict)
+    settling: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, git: Any, report: RunReport) -> PassNote:
+        """This pass's record for the store."""
+        return PassNote(
+            pass_no=self.pass_no,
+            shard=self.options.shard,
+            run_id=self.run_id,
+            started_at=self.started,
+            commit=git.commit if git is not None else None,
+            dirty=git.dirty if git is not None else None,
+            counts=report.summary(),
+        )
+
+    @property
+    def run_id(self) -> str | None:
+        """The id the shards of one run share; None when the fleet is not sharded."""
+        if not self.options.shard.sharded:
+            return self.options.run_id
+        return self.options.run_id or f"pass-{self.pass_no}"
 
     def guarded(self, work: Callable[[Planned], Planned]) -> Callable[[Planned], Planned]:
         """Skip sites not started once a stop was asked: the sites in flight finish."""
@@ -222,8 +255,10 @@ class _Pass:
         return found
 
     def entries(self, desired: list[Desired]) -> list[Planned]:
-        """One entry per configured site, plus the orphans when the whole fleet runs."""
-        entries = [self.entry(d) for d in desired]
+        """One entry per configured site of this shard, plus the orphans when the whole
+        fleet runs."""
+        self.fleet_total += len(desired)
+        entries = [self.entry(d) for d in desired if self.options.shard.owns(d.site)]
         if not self.options.sites:
             entries.extend(self.orphan_entries({d.site for d in desired}))
         return entries
@@ -245,11 +280,18 @@ class _Pass:
         return Planned(d)
 
     def orphan_entries(self, configured: set[str]) -> list[Planned]:
-        """Sites managed before and gone from the config: report, or disconnect by policy."""
+        """Sites managed before and gone from the config: report, or disconnect by policy.
+
+        Only this shard's orphans are handled and reported; the others' disconnects still
+        count in `fleet_total`, since every shard must judge the threshold on the fleet."""
         found: list[Planned] = []
+        shard = self.options.shard
         for site, known in sorted(self.state.sites.items()):
             spec = known.spec if site not in configured and known.managed else None
             if spec is None:
+                continue
+            if not shard.owns(site):
+                self.fleet_total += self.disconnects_elsewhere(site, spec)
                 continue
             info: dict[str, Any] = {"site": site, "name": known.name}
             try:
@@ -265,7 +307,16 @@ class _Pass:
             self.orphans.append(info)
             if action == "disconnect":
                 found.append(Planned(disconnect_desired(last), orphan=True))
+        self.fleet_total += len(found)
         return found
+
+    def disconnects_elsewhere(self, site: str, spec: dict[str, Any]) -> int:
+        """1 if another shard's orphan `site` will be an entry of that shard's pass."""
+        try:
+            last = desired_from_document(spec, filename=f"state:{site}")
+        except SpecError:
+            return 0
+        return int(orphan_action(last, self.options.allow_disconnect)[0] == "disconnect")
 
     def freeze(self) -> None:
         """Called as the config loads and once it has. The config and state live for the whole pass:
@@ -325,9 +376,13 @@ class _Pass:
         try:
             futures: list[Future[Planned]] = []
             configured: set[str] = set()
+            shard = options.shard
             try:
                 for count, d in enumerate(iter_load(options.paths), start=1):
                     configured.add(d.site)
+                    self.fleet_total += 1
+                    if not shard.owns(d.site):
+                        continue  # another shard's site: counted, never read here
                     entry = self.entry(d)
                     if count % _FREEZE_EVERY == 0:
                         self.freeze()  # what is loaded so far stays for the pass
@@ -343,28 +398,56 @@ class _Pass:
             # dropped and the ones in flight finish before the pass reports.
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def decide(self, entries: list[Planned]) -> SafetyDecision:
+        """The fleet safety threshold, judged on the whole fleet even when sharded."""
+        options = self.options
+
+        def judge(destructive: int) -> SafetyDecision:
+            return check_threshold(
+                destructive,
+                self.fleet_total,
+                max_percent=options.max_destructive_percent,
+                max_sites=options.max_destructive_sites,
+                force=options.force,
+            )
+
+        mine = sum(1 for e in entries if e.destructive)
+        if not options.shard.sharded:
+            return judge(mine)
+        assert self.run_id is not None  # sharded
+        return fleet_decision(
+            self.store,
+            self.run_id,
+            options.shard,
+            mine,
+            judge,
+            wait_s=options.shard_wait_s,
+            stop=self.stop,
+            force=options.force,
+        )
+
     def execute(self, client: Client, git: Any, clock: float) -> PassResult:
         options = self.options
         entries = self.read_phase(client)
-        decision = check_threshold(
-            sum(1 for e in entries if e.destructive),
-            len(entries),
-            max_percent=options.max_destructive_percent,
-            max_sites=options.max_destructive_sites,
-            force=options.force,
-        )
+        if not options.shard.sharded:
+            self.fleet_total = len(entries)  # a --site selection is its own fleet
+        decision = self.decide(entries)
         results: dict[str, tuple[SiteReport, SiteResult | None]] = {}
+        for entry in entries:  # done after phase 1: remembered before any write starts
+            if not entry.applies:
+                self.settle(entry, self.final_report(entry, results), None)
 
         def phase2(entry: Planned) -> Planned:
-            results[entry.desired.site] = apply_planned(
+            results[entry.desired.site] = done = apply_planned(
                 client,
                 entry,
-                state_dir=options.state_dir,
+                site_lock=self.store.site_lock,
                 pass_no=self.pass_no,
                 allow_disconnect=options.allow_disconnect or entry.orphan,
                 refuse_destructive=decision.reason if decision.refused else None,
                 max_replans=options.max_replans,
             )
+            self.settle(entry, done[0], done[1])  # durable before the next site starts
             return entry
 
         for_each_site([e for e in entries if e.applies], self.guarded(phase2), options.concurrency)
@@ -384,6 +467,42 @@ class _Pass:
             return None
         return SiteReport.from_plan(entry.desired, entry.plan, entry.live)
 
+    def settle(
+        self, entry: Planned, report: SiteReport | None, result: SiteResult | None
+    ) -> _Settled | None:
+        """The site's state as this pass leaves it, recorded in the store at once (with
+        PostgreSQL a kill -9 then loses at most the sites in flight). Computed once per
+        site; orphans and sites this pass never handled (stopped) have nothing to settle."""
+        d = entry.desired
+        if entry.orphan or report is None:
+            return None
+        with self.settling:
+            found = self.settled.get(d.site)
+            if found is not None:
+                return found
+            now = time.time()
+            known = self.state.sites.get(d.site)
+            after_version = known.last_version if known is not None else None
+            st = known or SiteState(site=d.site, name=d.name)
+            st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
+            st.spec_json, st.spec_hash = self.spec_of(d)
+            if entry.skipped == "backing off":
+                pass  # the counters stand until the site is tried again
+            elif report.status is SiteStatus.FAILED:
+                st.record_failure(
+                    self.pass_no, report.error or "failed", self.options.max_backoff_passes
+                )
+            elif entry.skipped is None:
+                st.record_success(now)
+            if report.live is not None:
+                st.last_version = report.live.version
+                st.in_sync = converged(report)
+            resolved = resolve_drift(entry, report, result, after_version)
+            st.note_drift(self.pass_no, now, [(item.field, how) for item, how, _ in resolved])
+            found = self.settled[d.site] = _Settled(st, resolved)
+        self.store.record_site(st)
+        return found
+
     def record(
         self,
         entries: list[Planned],
@@ -394,10 +513,8 @@ class _Pass:
         git: Any,
         clock: float,
     ) -> PassResult:
-        """Update the state file and build the report: drift, history, backoff, orphans."""
-        now = time.time()
-        cap = self.options.max_backoff_passes
-        updated: dict[str, SiteState] = {}
+        """Close the pass in the store and build the report: drift, history, backoff,
+        orphans."""
         removed: set[str] = set()
         fleet_sites: dict[str, dict[str, Any]] = {}
         notes: list[str] = []
@@ -407,8 +524,6 @@ class _Pass:
             d = entry.desired
             if report is None:
                 continue
-            result = results.get(d.site, (report, None))[1]
-            known = self.state.sites.get(d.site)
             if entry.orphan:
                 orphan = orphan_by_site[d.site]
                 if report.status is SiteStatus.FAILED:
@@ -419,21 +534,9 @@ class _Pass:
                     orphan.update(action="disconnected", message="disconnected, fallback restored")
                     removed.add(d.site)
                 continue
-            after_version = known.last_version if known is not None else None
-            st = known or SiteState(site=d.site, name=d.name)
-            st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
-            st.spec_json, st.spec_hash = self.spec_of(d)
-            if entry.skipped == "backing off":
-                pass  # the counters stand until the site is tried again
-            elif report.status is SiteStatus.FAILED:
-                st.record_failure(self.pass_no, report.error or "failed", cap)
-            elif entry.skipped is None:
-                st.record_success(now)
-            if report.live is not None:
-                st.last_version = report.live.version
-                st.in_sync = converged(report)
-            resolved = resolve_drift(entry, report, result, after_version)
-            st.note_drift(self.pass_no, now, [(item.field, how) for item, how, _ in resolved])
+            settled = self.settle(entry, report, results.get(d.site, (report, None))[1])
+            assert settled is not None  # not an orphan, and it has a report
+            st, resolved = settled.state, settled.resolved
             counts["found"] += len(resolved)
             counts["corrected"] += sum(1 for _, how, _ in resolved if how == CORRECTED)
             flapping = st.flapping()
@@ -466,7 +569,6 @@ class _Pass:
                 "skipped": entry.skipped,
                 "probe": probes.get(d.name),
             }
-            updated[d.site] = st
         if decision.refused:
             notes.insert(
                 0,
@@ -476,8 +578,7 @@ class _Pass:
         notes.extend(f"orphan {o['name']} ({o['site']}): {o['message']}" for o in self.orphans)
         if self.not_attempted:
             notes.append(f"stopped: {len(self.not_attempted)} site(s) not reconciled this pass")
-        self.save_state(updated, removed)
-        fleet = {
+        fleet: dict[str, Any] = {
             "pass": self.pass_no,
             "git": git.to_dict() if git is not None else None,
             "safety": {
@@ -492,6 +593,8 @@ class _Pass:
             "not_attempted": sorted(self.not_attempted),
             "sites": fleet_sites,
         }
+        if self.options.shard.sharded:
+            fleet["shard"] = {**self.options.shard.to_dict(), "run_id": self.run_id}
         if git is not None:
             notes.insert(0, f"config at commit {git.commit[:12]}{' (dirty)' if git.dirty else ''}")
         run_report = RunReport(
@@ -501,8 +604,10 @@ class _Pass:
             refused=decision.refused,
             fleet=fleet,
         )
+        self.store.finish_pass(self.note(git, run_report), removed, self.orphans)
         return _finish(
             self.store,
+            self.options,
             run_report,
             self.pass_no,
             self.started,
@@ -513,19 +618,10 @@ class _Pass:
             labels={e.desired.name: dict(e.desired.labels) for e in entries},
         )
 
-    def save_state(self, updated: dict[str, SiteState], removed: set[str]) -> None:
-        """Merge this pass's sites into the file as it is now (another reconciler may have
-        written other sites meanwhile)."""
-        with self.store.locked():
-            current = self.store.load()
-            current.passes = max(current.passes, self.pass_no)
-            current.sites.update(updated)
-            for site in removed:
-                current.sites.pop(site, None)
-            current.writer = {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "pass": self.pass_no,
-                "at": time.time(),
-            }
-            self.store.save(current)
+
+@dataclass(frozen=True)
+class _Settled:
+    """A site's state after this pass and the drift it resolved (for the report)."""
+
+    state: SiteState
+    resolved: list[tuple[Drift, str, ChangedBy | None]]

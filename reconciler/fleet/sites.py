@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from reconciler.apply import SiteResult, apply_site, read_patiently
@@ -23,7 +24,7 @@ from reconciler.fleet.drift import (
     attribute,
     real_drift,
 )
-from reconciler.fleet.lock import SiteLocked, site_lock
+from reconciler.fleet.lock import Lease, SiteLocked
 from reconciler.model import (
     ConnectionState,
     DeletionPolicy,
@@ -119,12 +120,15 @@ def held_report(planned: Planned, status: SiteStatus, condition: Condition) -> S
 
 THRESHOLD_UNBLOCK = "review the config change, then re-run with --force to apply it"
 
+# A site's lock for a pass, from the state store (lock file or PostgreSQL advisory lock).
+SiteLocker = Callable[[str, int], AbstractContextManager[Lease]]
+
 
 def apply_planned(
     client: Client,
     planned: Planned,
     *,
-    state_dir: Path,
+    site_lock: SiteLocker,
     pass_no: int,
     allow_disconnect: bool,
     refuse_destructive: str | None,
@@ -145,7 +149,7 @@ def apply_planned(
     desired = planned.desired
     assert planned.live is not None and planned.plan is not None  # `applies` holds
     try:
-        with site_lock(state_dir, desired.site, pass_no) as lease:
+        with site_lock(desired.site, pass_no) as lease:
             fresh, fresh_plan = planned.live, planned.plan
             if lease.applied_since(planned.read_at):
                 fresh = read_patiently(client, desired)

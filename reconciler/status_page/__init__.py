@@ -1,7 +1,7 @@
 """The status page of the long-running reconciler (and `brightback status --serve`).
 
 `render(report, label_filter=, now=)` turns the last pass's report into HTML (pure);
-`serve_status(port, state_dir)` serves it with `/report.json` and `/healthz`.
+`serve_status(port, state_dir or ReportSource(store))` serves it with `/report.json` and `/healthz`.
 """
 
 from reconciler.status_page._render import (
@@ -14,11 +14,13 @@ from reconciler.status_page._render import (
     status_words,
 )
 from reconciler.status_page._server import HOST_ENV, StatusServer, serve_status
+from reconciler.status_page._source import ReportSource
 
 __all__ = [
     "HOST_ENV",
     "REPORT_FILE",
     "STATUS_WORDS",
+    "ReportSource",
     "StatusServer",
     "parse_label_filter",
     "read_report",

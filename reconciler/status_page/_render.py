@@ -280,7 +280,7 @@ def render(
     return _page(title, body, refresh_s)
 
 
-def render_no_report(path: Path, *, now: float, refresh_s: int = DEFAULT_REFRESH_S) -> str:
+def render_no_report(path: Path | str, *, now: float, refresh_s: int = DEFAULT_REFRESH_S) -> str:
     """Shown until the first pass writes its report: says what to run, keeps refreshing."""
     body = [
         el("h1", "brightback status"),

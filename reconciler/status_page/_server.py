@@ -1,6 +1,7 @@
-"""Serve the status page from `<state_dir>/last-report.json` on a daemon thread.
+"""Serve the status page from the state store's last report on a daemon thread.
 
-Every request re-reads the file, so the server holds no state of its own: the reconciler
+Every request re-reads the store (`<state_dir>/last-report.json`, or the PostgreSQL
+store's reports, shards merged), so the server holds no state of its own: the reconciler
 writes the report after each pass (atomically) and the next page load shows it. Routes:
 `/` (the page, `?label=KEY=VALUE` filters), `/report.json` (the file as written),
 `/healthz` (liveness: the server answers; says whether a report exists).
@@ -18,14 +19,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.errors import BrightbackError
 from reconciler.status_page._render import (
     DEFAULT_REFRESH_S,
-    REPORT_FILE,
     parse_label_filter,
-    read_report,
     render,
     render_no_report,
 )
+from reconciler.status_page._source import ReportSource
 
 DEFAULT_HOST = "127.0.0.1"
 HOST_ENV = "BRIGHTBACK_SERVE_HOST"
@@ -48,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         try:
             if url.path == "/healthz":
-                exists = (self.server.state_dir / REPORT_FILE).is_file()
+                exists = self.server.source.store.has_report()
                 body = {"status": "ok", "report": exists}
                 self._send(HTTPStatus.OK, "application/json", json.dumps(body) + "\n")
             elif url.path == "/report.json":
@@ -57,20 +58,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self._page(url.query)
             else:
                 self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", "not found\n")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, BrightbackError) as exc:
             # A half-written or unreadable report is shown as a message, not a traceback.
-            message = f"cannot read {self.server.state_dir / REPORT_FILE}: {exc}\n"
+            message = f"cannot read the last report from {self.server.source.where}: {exc}\n"
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", message)
 
     def _report_json(self) -> None:
-        path = self.server.state_dir / REPORT_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        report = self.server.source.read()
+        if report is None:
             body = json.dumps({"error": "no reconcile pass has run yet"}) + "\n"
             self._send(HTTPStatus.NOT_FOUND, "application/json", body)
             return
-        self._send(HTTPStatus.OK, "application/json", text)
+        self._send(HTTPStatus.OK, "application/json", json.dumps(report) + "\n")
 
     def _page(self, query: str) -> None:
         now = time.time()
@@ -79,10 +78,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._send(HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"{exc}\n")
             return
-        report = read_report(self.server.state_dir)
+        report = self.server.source.read()
         refresh = self.server.refresh_s
         if report is None:
-            page = render_no_report(self.server.state_dir / REPORT_FILE, now=now, refresh_s=refresh)
+            page = render_no_report(self.server.source.where, now=now, refresh_s=refresh)
         else:
             page = render(report, label_filter=label_filter, now=now, refresh_s=refresh)
         self._send(HTTPStatus.OK, "text/html; charset=utf-8", page)
@@ -104,8 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], state_dir: Path, refresh_s: int) -> None:
-        self.state_dir = state_dir
+    def __init__(self, address: tuple[str, int], source: ReportSource, refresh_s: int) -> None:
+        self.source = source
         self.refresh_s = refresh_s
         super().__init__(address, _Handler)
 
@@ -139,19 +138,20 @@ class StatusServer:
 
 def serve_status(
     port: int,
-    state_dir: Path,
+    state_dir: Path | ReportSource,
     host: str | None = None,
     *,
     refresh_s: int = DEFAULT_REFRESH_S,
 ) -> StatusServer:
     """Start serving on host:port (port 0 picks a free one) and return at once.
 
+    `state_dir`: a state directory, or a `ReportSource` over any state store.
     Loopback by default: the page names sites and accounts, so exposing it is a choice.
     `host=None` reads $BRIGHTBACK_SERVE_HOST (set to 0.0.0.0 in a container behind a
     Service, as examples/kubernetes/ does) and falls back to 127.0.0.1.
     """
     bind = host if host is not None else os.environ.get(HOST_ENV) or DEFAULT_HOST
-    server = _Server((bind, port), Path(state_dir), refresh_s)
+    server = _Server((bind, port), ReportSource.of(state_dir), refresh_s)
     thread = threading.Thread(target=server.serve_forever, name=f"status-page:{port}", daemon=True)
     thread.start()
     return StatusServer(server, thread)

@@ -13,6 +13,7 @@ import yaml
 from reconciler.client import Client, ClientConfig
 from reconciler.fleet.sites import apply_planned, read_and_plan
 from reconciler.spec import load
+from reconciler.store import DirectoryStore
 from tests.engine.conftest import Fleet, document
 
 pytestmark = pytest.mark.e2e
@@ -121,7 +122,7 @@ def test_a_write_refused_as_stale_is_replanned_from_a_fresh_read(
         report, result = apply_planned(
             client,
             planned,
-            state_dir=fleet.root / "state",
+            site_lock=DirectoryStore(fleet.root / "state").site_lock,
             pass_no=1,
             allow_disconnect=False,
             refuse_destructive=None,
