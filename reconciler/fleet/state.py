@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import BrightbackError
+from reconciler.fleet.state_schema import StateShapeError, parse_state
 from reconciler.report.json_report import write_json
 
 STATE_FORMAT = "brightback-gitops/state/v1"
@@ -248,17 +249,26 @@ class StateStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def load(self) -> FleetState:
+        """The state as last saved; StateFileError, before any write, if the file is not
+        one we wrote (wrong types, not UTF-8, nested too deep: see `parse_state`)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return FleetState()
+        except OSError as exc:
+            raise self._refusal(f"cannot read it: {exc.strerror}") from None
         try:
-            return FleetState.from_dict(json.loads(text))
+            return FleetState.from_dict(parse_state(data))
+        except StateShapeError as exc:
+            raise self._refusal(str(exc)) from None
         except (ValueError, KeyError, TypeError) as exc:
-            raise StateFileError(
-                f"state file {self.path} is unreadable ({exc}); restore it, or move it "
-                "aside to start over (orphans of earlier passes will not be known)"
-            ) from None
+            raise self._refusal(str(exc)) from None
+
+    def _refusal(self, why: str) -> StateFileError:
+        return StateFileError(
+            f"state file {self.path} is unreadable ({why}); restore it, or move it "
+            "aside to start over (orphans of earlier passes will not be known)"
+        )
 
     def save(self, state: FleetState) -> None:
         pretty = len(state.sites) <= PRETTY_MAX_SITES
