@@ -20,10 +20,17 @@ from typing import Any
 from reconciler.cli._common import add_common_arguments, add_paths, client_config
 from reconciler.cli._state import add_state_arguments, open_from_args, state_url
 from reconciler.client import ClientStats
-from reconciler.fleet.loop import parse_duration, parse_jitter, run_loop, stop_on_signals
+from reconciler.fleet.loop import (
+    failure_kind,
+    parse_duration,
+    parse_jitter,
+    run_loop,
+    stop_on_signals,
+)
 from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.progress import Progress
 from reconciler.fleet.shard import COUNT_ENV, INDEX_ENV, shard_from
+from reconciler.fleet.state import StateFileError
 from reconciler.report import SiteStatus, render
 from reconciler.report.json_report import write_document
 
@@ -147,6 +154,8 @@ class _JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        if record.exc_info:  # a pass that failed on a bug: the traceback, in one line
+            entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, sort_keys=True)
 
 
@@ -258,6 +267,21 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return result.exit_code
 
+    def failed(exc: Exception) -> int:
+        """Report a pass that raised; the loop retries at the next interval."""
+        progress.abandon()
+        kind = failure_kind(exc)
+        why = f"{exc.strerror} ({kind})" if isinstance(exc, OSError) and exc.strerror else exc
+        then = "retrying at the next interval" if interval_mode else "nothing more was done"
+        log.error(
+            f"pass failed: {why}; {then}",
+            exc_info=not isinstance(exc, OSError),  # a bug keeps its traceback, in the log
+            extra={"status": "failed", "reason": kind},
+        )
+        if metrics is not None:
+            metrics.observe_failure(kind)
+        return 1
+
     try:
         with stop_on_signals(stop), progress:
             code, _ = run_loop(
@@ -266,6 +290,8 @@ def run(args: argparse.Namespace) -> int:
                 jitter=args.jitter,
                 stop=stop,
                 max_passes=args.passes,
+                on_failure=failed,
+                fatal=(StateFileError,),
             )
     finally:
         if status_server is not None:

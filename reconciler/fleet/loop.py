@@ -8,6 +8,7 @@ reconcilers (one per team or region) so they do not hit the API in lockstep.
 
 from __future__ import annotations
 
+import errno
 import random
 import re
 import signal
@@ -63,6 +64,14 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def failure_kind(exc: BaseException) -> str:
+    """A bounded name for why a pass failed, for logs and a metric label: the errno name of
+    an OS error (ENOSPC, EMFILE, EROFS...), else `exception`."""
+    if not isinstance(exc, OSError):
+        return "exception"
+    return errno.errorcode.get(exc.errno, "error") if exc.errno is not None else "error"
+
+
 def run_loop(
     run_once: Callable[[], int],
     *,
@@ -71,14 +80,29 @@ def run_loop(
     stop: threading.Event,
     max_passes: int | None = None,
     rng: Callable[[float, float], float] = random.uniform,
+    on_failure: Callable[[Exception], int] | None = None,
+    fatal: tuple[type[Exception], ...] = (),
 ) -> tuple[int, int]:
     """Run passes until stopped, `max_passes` done, or once without an interval.
+
+    A pass that raises (a full disk, no file descriptors left, an answer nobody foresaw)
+    is handed to `on_failure`, which reports it and gives the pass's exit code; the next
+    pass comes at the next interval as usual, since a daemon that ends on the first bad
+    minute heals nothing after it. Only `fatal` errors, those an operator must fix first
+    (a damaged state file), end the loop: retrying them would fail the same way each time.
 
     Returns (exit code of the last pass, passes run).
     """
     code, runs = 0, 0
     while not stop.is_set():
-        code = run_once()
+        try:
+            code = run_once()
+        except fatal:
+            raise
+        except Exception as exc:
+            if on_failure is None:
+                raise
+            code = on_failure(exc)
         runs += 1
         if interval is None or (max_passes is not None and runs >= max_passes):
             break

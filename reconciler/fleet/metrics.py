@@ -47,6 +47,12 @@ class FleetMetrics:
         self.api_retries = Counter(
             "brightback_api_retries", "Control-plane retries by reason", ["reason"], registry=r
         )
+        self.pass_failures = Counter(
+            "brightback_pass_failures",
+            "Passes that ended in an error before their report (retried next interval)",
+            ["kind"],
+            registry=r,
+        )
         self.duration = Gauge(
             "brightback_pass_duration_seconds", "Duration of the last pass", registry=r
         )
@@ -63,6 +69,11 @@ class FleetMetrics:
         """
         host = addr or os.environ.get(HOST_ENV) or DEFAULT_HOST
         return start_http_server(port, addr=host, registry=self.registry)
+
+    def observe_failure(self, kind: str) -> None:
+        """A pass that raised: `kind` is `loop.failure_kind` (errno names, a bounded set)."""
+        self.passes.labels(result="failed").inc()
+        self.pass_failures.labels(kind=kind).inc()
 
     def observe_pass(
         self,

@@ -40,10 +40,14 @@ class Progress:
                 self._bar.update(self._task, advance=1)  # type: ignore[attr-defined]
 
     def finish(self, line: str) -> None:
+        self.abandon()
+        print(line, file=self.stream, flush=True)
+
+    def abandon(self) -> None:
+        """Take the bar down without a summary (the pass failed; the log says why)."""
         if self._bar is not None:
             self._bar.stop()  # type: ignore[attr-defined]
             self._bar = None
-        print(line, file=self.stream, flush=True)
 
     def __enter__(self) -> Self:
         return self
