@@ -28,8 +28,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
+# Issue 17: every figure side by side with the commit before its work (its own worktree
+# and venv under ~/.cache/brightback-gitops/baselines/, made on first use). BENCH_BASELINE= to skip.
+BENCH_BASELINE ?= fb2045b
+
 bench: $(STAMP)
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

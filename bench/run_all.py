@@ -7,6 +7,12 @@ status is non-zero only when a bench crashed, timed out or printed no record: a 
 goal is a finding to report, not a broken build.
 
     .venv/bin/python bench/run_all.py [--quick] [--budget-s 570] [--only NAME ...]
+        [--baseline REF]
+
+`--baseline REF` is passed to every bench that takes it (fleet scan, onboarding): they run
+REF's `brightback` from its own worktree and venv interleaved with the working tree's and
+print both figures side by side (bench/_baseline.py). `make bench` passes the commit
+before issue 17's work.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ TIMEOUT_S = {  # per bench, full mode; a bench over its timeout counts as crashe
     "bench_emulator_throughput.py": 90.0,
 }
 DEFAULT_TIMEOUT_S = 120.0
+BASELINE_TIMEOUT_FACTOR = 3.0  # a bench that also runs the baseline runs everything twice
 
 
 def discover(only: list[str] | None) -> list[Path]:
@@ -47,11 +54,15 @@ def discover(only: list[str] | None) -> list[Path]:
     return fixed + [s for s in scripts if s.name in ELASTIC]
 
 
-def command_for(script: Path, *, quick: bool, budget_s: float) -> list[str]:
+def command_for(
+    script: Path, *, quick: bool, budget_s: float, baseline: str | None = None
+) -> list[str]:
     argv = [sys.executable, str(script)]
     source = script.read_text()
     if quick and "--quick" in source:  # another helper's bench may not take it
         argv.append("--quick")
+    if baseline and '"--baseline"' in source:
+        argv += ["--baseline", baseline]
     if script.name in ELASTIC and "--budget-s" in source:
         argv += ["--budget-s", f"{budget_s:.0f}"]
     return argv
@@ -62,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S)
     parser.add_argument("--only", nargs="+", metavar="NAME", help="benches whose name has NAME")
+    parser.add_argument(
+        "--baseline", metavar="REF", help="benches that can also run REF's code, interleaved"
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        # Made once here, not by two benches at the same time (the first costs a pip install).
+        from _baseline import baseline
+
+        baseline(args.baseline)
 
     started = time.monotonic()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -72,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     for script in discover(args.only):
         left = args.budget_s - (time.monotonic() - started)
         timeout = TIMEOUT_S.get(script.name, DEFAULT_TIMEOUT_S)
+        if args.baseline:
+            timeout *= BASELINE_TIMEOUT_FACTOR
         if script.name in ELASTIC:
             timeout = max(left, 60.0)
-        command = command_for(script, quick=args.quick, budget_s=max(left - 15.0, 30.0))
+        command = command_for(
+            script, quick=args.quick, budget_s=max(left - 15.0, 30.0), baseline=args.baseline
+        )
         shown = " ".join(["python", str(script.relative_to(REPO)), *command[2:]])
         print(f"\n=== {shown}  (timeout {timeout:.0f}s, {left:.0f}s of budget left)", flush=True)
         result = run_measured(command, env=env, timeout=timeout, cwd=REPO)
@@ -130,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "quick": args.quick,
+                "baseline": args.baseline,
                 "total_s": round(total, 1),
                 "machine": {
                     "cpus": os.cpu_count(),

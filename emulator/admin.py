@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import service
+from emulator import rules, service
 from emulator.faults import FaultConfigError, Faults
 from emulator.rules import MODES, RuleViolation
-from emulator.store import Conflict, Store
+from emulator.store import Conflict, Store, now
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 UI_ACTIONS = ("connect", "update", "disconnect", "cancellation_settings")
@@ -234,7 +234,32 @@ def bulk_create(store: Store, entries: list[dict[str, Any]]) -> int:
             store.add_brightback_site(conn, email, name)
         for name, mode in published:
             store.set_experience(conn, name, mode, "published")
+        for entry in entries:
+            if "live" in entry:
+                _take_live(store, conn, str(entry["site"]), entry["live"])
     return len(sites)
+
+
+def _take_live(store: Store, conn: Any, site: str, live: Any) -> None:
+    """Run a new site through the same rule functions the API's four onboarding writes
+    run (connect, mode, reason codes off, toggle on), without HTTP: a benchmark fleet of
+    50,000 converged sites in seconds instead of 200,000 requests. No events are logged."""
+    if not isinstance(live, dict) or not live.get("brightback_site"):
+        raise ValueError("live must be an object with brightback_site and integrate_via")
+    state = store.load_site(conn, site)
+    assert state is not None  # created just above, in this transaction
+    account = store.account(conn, state.email)
+    at = now()
+    steps: tuple[tuple[Any, dict[str, str]], ...] = (
+        (rules.connect, {"brightback_site": str(live["brightback_site"]),
+                         "access_level": "read_write"}),
+        (rules.update, {"integrate_via": str(live.get("integrate_via", MODES[0]))}),
+        (rules.cancellation_settings, {"reason_codes_enabled": "false"}),
+        (rules.update, {"cancellation_via_brightback": "true"}),
+    )  # fmt: skip
+    for rule, params in steps:
+        state = rule(state, account, params, at).state
+    store.save_site(conn, state)
 
 
 __all__ = ["RuleViolation", "build", "bulk_create"]

@@ -4,7 +4,9 @@ nothing it prints contains a site key."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +179,45 @@ def test_bulk_creates_thousands_of_sites_in_one_call(emulator: RunningEmulator) 
         assert http.get("/brightback_integration").status_code == 200
     with pytest.raises(EmulatorError, match="409"):
         emulator.admin.bulk(sites[:1])  # names are unique
+
+
+def test_bulk_live_sites_match_what_the_four_onboarding_writes_leave(
+    emulator: RunningEmulator,
+) -> None:
+    """`live` in a bulk entry (benchmark fleets) runs the same rules as the API's writes."""
+    entry = {
+        "email": "billing@x.example",
+        "brightback_sites": ["x-bb"],
+        "published": [["x-bb", "customer_portal"]],
+    }
+    live = {"brightback_site": "x-bb", "integrate_via": "customer_portal"}
+    emulator.admin.bulk(
+        [
+            {**entry, "site": "by-api", "api_key": "key-by-api-0123456789"},
+            {**entry, "site": "by-bulk", "api_key": "key-by-bulk-0123456789", "live": live},
+        ]
+    )
+    writes = [
+        ("/brightback_integration/connect", {**{"brightback_site": "x-bb"},
+                                             "access_level": "read_write"}),
+        ("/brightback_integration/update", {"integrate_via": "customer_portal"}),
+        ("/cancellation_settings/update", {"reason_codes_enabled": "false"}),
+        ("/brightback_integration/update", {"cancellation_via_brightback": "true"}),
+    ]  # fmt: skip
+    with client(emulator, "by-api", "key-by-api-0123456789") as http:
+        for index, (path, form) in enumerate(writes):
+            answer = http.post(path, data=form, headers={"chargebee-idempotency-key": f"k{index}"})
+            assert answer.status_code == 200, answer.text
+    by_api, by_bulk = emulator.admin.site_state("by-api"), emulator.admin.site_state("by-bulk")
+    assert by_bulk["cancellation_via_brightback"]["traffic_status"] == "on"
+    varying = ("site", "api_key_id", "connected_at", "updated_at")
+
+    def comparable(state: dict[str, object]) -> str:
+        text = json.dumps(state, sort_keys=True)
+        for name in varying:
+            text = re.sub(rf'"{name}": [^,}}]+', f'"{name}": _', text)
+        return text
+
+    assert comparable(by_bulk) == comparable(by_api)
+    with pytest.raises(EmulatorError, match="400"):
+        emulator.admin.bulk([{**entry, "site": "bad", "api_key": "key-bad-0123", "live": {}}])
