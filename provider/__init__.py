@@ -8,9 +8,10 @@ file touched until a provider method runs.
 """
 
 from provider._inputs import PROVIDER_VERSION
-from provider._provider import BrightbackProvider, IntegrationError
+from provider._provider import BrightbackProvider
 from provider.program import integrations_from_yaml, resource_options_for
 from provider.resource import BrightbackIntegration
+from reconciler.errors import IntegrationError
 
 __all__ = [
     "PROVIDER_VERSION",

@@ -21,6 +21,7 @@ from pulumi.output import Unknown
 
 from reconciler.errors import SpecError, SpecProblem
 from reconciler.model import Desired
+from reconciler.rules import Attachment, DisconnectReason, disconnect_reasons
 from reconciler.spec import (
     API_VERSION,
     KIND,
@@ -153,37 +154,44 @@ class Difference:
     replaces: tuple[str, ...]
 
 
-def _connected(props: Mapping[str, Any]) -> bool:
+def _attachment(props: Mapping[str, Any], *, fallback: Attachment | None = None) -> Attachment:
+    """The attachment a set of inputs asks for; a value Pulumi does not know yet counts as
+    unchanged from `fallback` (a replacement is only announced when it is certain)."""
     connection = props.get("connection")
-    return isinstance(connection, Mapping) and connection.get("state") == "connected"
+    fields = connection if isinstance(connection, Mapping) else {}
+
+    def known(value: Any, before: Any) -> Any:
+        return before if is_unknown(value) else value
+
+    site = fields.get("brightbackSite")
+    email = fields.get("accountEmail")
+    return Attachment(
+        connected=fields.get("state") == "connected",
+        brightback_site=known(site, fallback.brightback_site if fallback else None),
+        account_email=None if is_unknown(email) else email,
+        toggle=props.get("cancellationViaBrightback") is True,
+    )
 
 
-def _connection_field(props: Mapping[str, Any], name: str) -> Any:
-    connection = props.get("connection")
-    return connection.get(name) if isinstance(connection, Mapping) else None
+# A reason a disconnect is needed -> the property whose change causes it.
+_REPLACED_BY: dict[DisconnectReason, str] = {
+    DisconnectReason.OTHER_BRIGHTBACK_SITE: "connection",  # rule 3: another Brightback site
+    DisconnectReason.OTHER_ACCOUNT: "connection",  # rule 1: another Brightback account
+    DisconnectReason.TOGGLE_OFF: "cancellationViaBrightback",  # rule 9
+}
 
 
 def _replacements(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Iterator[str]:
-    """Properties whose change needs a disconnect first (docs/planning-rules.md)."""
+    """Properties whose change needs a disconnect first (`reconciler.rules`): a change
+    between two connected states that the product allows only by reconnecting."""
     if olds.get("site") != news.get("site") and not is_unknown(news.get("site")):
         yield "site"  # another Chargebee site is another resource
-    if not (_connected(olds) and _connected(news)):
-        return
-    if (
-        olds.get("cancellationViaBrightback") is True
-        and news.get("cancellationViaBrightback") is False
-    ):
-        yield "cancellationViaBrightback"  # rule 9: the toggle only goes off by disconnecting
-    old_bb = _connection_field(olds, "brightbackSite")
-    new_bb = _connection_field(news, "brightbackSite")
-    old_email = _connection_field(olds, "accountEmail")
-    new_email = _connection_field(news, "accountEmail")
-    if not is_unknown(new_bb) and old_bb != new_bb:
-        yield "connection"  # rule 3: another Brightback site
-    elif (
-        not is_unknown(new_email) and None not in (old_email, new_email) and old_email != new_email
-    ):
-        yield "connection"  # rule 1: another Brightback account
+    have = _attachment(olds)
+    want = _attachment(news, fallback=have)
+    if not (have.connected and want.connected):
+        return  # connecting or disconnecting is an update, not a replacement
+    for reason in disconnect_reasons(have, want):
+        yield _REPLACED_BY[reason]
 
 
 def diff_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Difference:

@@ -19,7 +19,6 @@ import copy
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -44,17 +43,14 @@ from provider._inputs import (
 from reconciler.apply import SiteResult, apply_site
 from reconciler.client import Client, ClientConfig
 from reconciler.credentials import ApiKey
-from reconciler.errors import ApiError, BrightbackError, CredentialError
+from reconciler.errors import ApiError, CredentialError, IntegrationError
 from reconciler.live import live_to_api
 from reconciler.model import (
-    ConnectionState,
     Desired,
-    DesiredConnection,
     Live,
-    Management,
-    Policy,
 )
 from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
+from reconciler.rules import disconnect_allowed, disconnected, hands_off
 
 CONFIG_API_URL = "brightback:apiUrl"
 CONFIG_API_KEYS = "brightback:apiKeys"
@@ -64,10 +60,6 @@ IMPORT_UNSUPPORTED = (
     "`pulumi import` does not work for dynamic providers (pulumi#16175); declare the "
     "resource instead: create adopts a site whose connection already matches"
 )
-
-
-class IntegrationError(BrightbackError):
-    """A verb could not bring the site where the inputs say; the message says what to do."""
 
 
 def _parse_api_keys(raw: Any) -> Mapping[str, ApiKey]:
@@ -283,10 +275,9 @@ class BrightbackProvider(ResourceProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         desired = desired_from_inputs(_declared(_props))
-        policy = desired.policy
-        if policy.management is Management.OBSERVE or policy.suspended:
+        if hands_off(desired):
             return  # observed or suspended sites are never written: deleting just forgets
-        if not policy.allow_disconnect:
+        if not disconnect_allowed(desired):
             raise IntegrationError(
                 f"{desired.site}: refusing to disconnect: deleting this resource disconnects "
                 "the site from Brightback, which stops the customer-data sync at once "
@@ -294,13 +285,7 @@ class BrightbackProvider(ResourceProvider):
                 "policy.allowDisconnect: true and run `pulumi up` first, or stop managing "
                 "the site without touching it: `pulumi state delete <urn>`"
             )
-        gone = replace(
-            desired,
-            connection=DesiredConnection(state=ConnectionState.DISCONNECTED),
-            integrate_via=None,
-            cancellation_via_brightback=False,
-            policy=Policy(allow_disconnect=True),
-        )
+        gone = disconnected(desired)
         with self._client(gone) as (client, call_desired):
             try:
                 live = client.read(call_desired)

@@ -20,13 +20,14 @@ import pulumi
 
 from provider.resource import BrightbackIntegration
 from reconciler.model import DeletionPolicy, Desired
+from reconciler.rules import disconnect_allowed
 from reconciler.spec import load
 
 
 def resource_options_for(desired: Desired) -> pulumi.ResourceOptions:
     """The options the document's policy implies (see the module docstring)."""
     return pulumi.ResourceOptions(
-        protect=not desired.policy.allow_disconnect,
+        protect=not disconnect_allowed(desired),
         retain_on_delete=desired.policy.deletion_policy is DeletionPolicy.ORPHAN,
     )
 

@@ -41,7 +41,7 @@ import httpx
 from reconciler import __version__
 from reconciler.backend import BackendKind
 from reconciler.credentials import ApiKey, resolve_api_key
-from reconciler.errors import ApiError, BrightbackError, TransportError
+from reconciler.errors import ApiError, ClientConfigError, TransportError
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
 from reconciler.plan import Action, Scalar, Step
@@ -52,10 +52,6 @@ DEFAULT_URL_TEMPLATE = "https://{site}.chargebee.com/api/v2"
 URL_ENV = "BRIGHTBACK_API_URL"
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # retried; anything else is final
-
-
-class ClientConfigError(BrightbackError):
-    """The client configuration is unsafe or malformed (bad URL template, plain http)."""
 
 
 @dataclass(frozen=True)

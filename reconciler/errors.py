@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class BrightbackError(Exception):
@@ -94,18 +95,44 @@ class TransportError(BrightbackError):
     """The control plane could not be reached or did not answer in time, after retries."""
 
 
-class PlanBlocked(BrightbackError):
-    """A step cannot run without an allowance or an outside event.
-
-    `reason` is a stable code (`disconnect_not_allowed`); `unblock` says exactly what
-    would let it proceed (`set spec.policy.allowDisconnect: true or pass --allow-disconnect`).
-    """
-
-    def __init__(self, reason: str, message: str, unblock: str) -> None:
-        self.reason = reason
-        self.unblock = unblock
-        super().__init__(f"{reason}: {message} (to proceed: {unblock})")
+class ClientConfigError(BrightbackError):
+    """The client configuration is unsafe or malformed (bad URL template, plain http)."""
 
 
-class PlanMismatch(BrightbackError):
-    """A saved plan no longer matches what a fresh plan says; nothing was applied."""
+class SavedPlanError(BrightbackError):
+    """The saved plan file is unreadable, of another format, or was edited."""
+
+
+class StateFileError(BrightbackError):
+    """The state file exists but cannot be read. Never silently started over: that would
+    forget which sites were managed, and with them every orphan."""
+
+
+class SiteLocked(BrightbackError):
+    """Another process holds the site's lock (the fleet reports the site as Waiting)."""
+
+    def __init__(self, site: str, holder: dict[str, Any]) -> None:
+        self.site = site
+        self.holder = holder
+        who = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}" if holder else "?"
+        super().__init__(f"site {site} is being applied by another reconciler ({who})")
+
+
+class IntegrationError(BrightbackError):
+    """A Pulumi verb could not bring the site where the inputs say; the message says what
+    to do."""
+
+
+__all__ = [
+    "ApiError",
+    "BrightbackError",
+    "ClientConfigError",
+    "CredentialError",
+    "IntegrationError",
+    "SavedPlanError",
+    "SiteLocked",
+    "SpecError",
+    "SpecProblem",
+    "StateFileError",
+    "TransportError",
+]

@@ -17,12 +17,13 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.model import (
-    AccountStatus,
-    Desired,
-    IntegrationMode,
-    Live,
-    Management,
+from reconciler.model import AccountStatus, Desired, IntegrationMode, Live
+from reconciler.rules import (
+    Attachment,
+    DisconnectReason,
+    disconnect_allowed,
+    disconnect_reasons,
+    hands_off,
 )
 
 Scalar = str | bool | int | None
@@ -165,8 +166,7 @@ def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Pla
     Blocked but still lists its steps, so a reviewer sees what the allowance would do.
     """
     drift = tuple(compute_drift(desired, live))
-    policy = desired.policy
-    if policy.suspended or policy.management is Management.OBSERVE:
+    if hands_off(desired):
         return Plan(
             name=desired.name,
             site=desired.site,
@@ -174,7 +174,7 @@ def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Pla
             drift=drift,
             conditions=_hands_off_conditions(desired, live, drift),
         )
-    builder = _Builder(desired, live, allow_disconnect or policy.allow_disconnect)
+    builder = _Builder(desired, live, disconnect_allowed(desired, allow_disconnect))
     builder.build()
     conditions = tuple(builder.conditions)
     if not builder.steps and not drift and not conditions:
@@ -404,26 +404,30 @@ class _Builder:
 
     def _why_disconnect(self) -> str | None:
         desired, live = self.desired, self.live
-        if not desired.wants_connected:
+        have = Attachment(
+            self.connected, self.brightback_site, live.connection.account_email, self.toggle
+        )
+        reasons = disconnect_reasons(have, Attachment.of_desired(desired, live.site_email))
+        if not reasons:
+            return None
+        reason = reasons[0]
+        if reason is DisconnectReason.UNWANTED:
             return "spec.connection.state is disconnected"
-        wanted_site = desired.connection.brightback_site
-        if self.brightback_site != wanted_site:
+        if reason is DisconnectReason.OTHER_BRIGHTBACK_SITE:
             return (
-                f"connected to Brightback site {self.brightback_site}, spec wants {wanted_site}; "
-                "a connection picks exactly one site (rule 3), so it is disconnect + connect"
+                f"connected to Brightback site {self.brightback_site}, spec wants "
+                f"{desired.connection.brightback_site}; a connection picks exactly one site "
+                "(rule 3), so it is disconnect + connect"
             )
-        account_email = live.connection.account_email
-        if account_email is not None and account_email.lower() != live.site_email.lower():
+        if reason is DisconnectReason.OTHER_ACCOUNT:
             return (
-                f"connected to the account of {account_email}, but the site's email is now "
-                f"{live.site_email} (rule 1), so it is disconnect + connect"
+                f"connected to the account of {live.connection.account_email}, but the site's "
+                f"email is now {live.site_email} (rule 1), so it is disconnect + connect"
             )
-        if self.toggle and not desired.cancellation_via_brightback:
-            return (
-                "Cancellation via Brightback is on and spec wants it off; it cannot be "
-                "switched off (rule 9), only disconnected, restored and connected again"
-            )
-        return None
+        return (
+            "Cancellation via Brightback is on and spec wants it off; it cannot be "
+            "switched off (rule 9), only disconnected, restored and connected again"
+        )
 
     def _account_ready(self, *, sign_up: bool) -> bool:
         """Rule 1 and 3: an active account of the site's email owning the wanted site."""

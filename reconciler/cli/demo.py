@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from reconciler.errors import BrightbackError
-from reconciler.model import Desired, IntegrationMode, Management
+from reconciler.model import Desired, IntegrationMode
+from reconciler.rules import hands_off
 from reconciler.spec import load
 
 EXAMPLES_SITES = Path("examples") / "sites"
@@ -146,12 +147,7 @@ def _click_in_ui(admin: Any, desired: list[Desired]) -> tuple[Desired, Integrati
     """Flip the mode of the first fully managed, connected example site, as a person would
     in the admin console. Sites the console refuses (not connected yet) are passed over."""
     for item in sorted(desired, key=lambda d: d.name):
-        if (
-            item.wants_connected
-            and item.integrate_via is not None
-            and item.policy.management is Management.FULL
-            and not item.policy.suspended
-        ):
+        if item.wants_connected and item.integrate_via is not None and not hands_off(item):
             other = next(m for m in IntegrationMode if m is not item.integrate_via)
             response = admin.ui(item.site, "update", integrate_via=other.value)
             if 200 <= response.status_code < 300:

@@ -18,14 +18,8 @@ import yaml
 from reconciler.cli._common import client_config
 from reconciler.client import ReadOnlyClient
 from reconciler.errors import ApiError, CredentialError, TransportError
-from reconciler.model import (
-    ConnectionState,
-    Credentials,
-    Desired,
-    DesiredConnection,
-    FallbackCancelExperience,
-    Live,
-)
+from reconciler.model import ConnectionState, Credentials, Desired, DesiredConnection
+from reconciler.rules import desired_from_live
 from reconciler.spec import desired_from_document, desired_to_document
 
 DEFAULT_KEY_ENV = "{SITE}_CHARGEBEE_API_KEY"
@@ -63,37 +57,6 @@ def credentials_for(site: str, key_env: str, key_file: str | None) -> Credential
     if key_file is not None:
         return Credentials(api_key_file=str(Path(_fill(key_file, site)).resolve()))
     return Credentials(api_key_env=_fill(key_env, site))
-
-
-def desired_from_live(live: Live, name: str, credentials: Credentials) -> Desired:
-    """The spec that plans nothing against `live`.
-
-    While the toggle is on the site's own cancel options are hidden (rule 7) and not
-    compared, so the fallback is written as the product's default (everything restored);
-    otherwise it is what the site has now, which the engine would enforce.
-    """
-    if live.connected:
-        connection = DesiredConnection(
-            ConnectionState.CONNECTED, brightback_site=live.connection.brightback_site
-        )
-    else:
-        connection = DesiredConnection(ConnectionState.DISCONNECTED)
-    if live.cancellation_via_brightback:
-        fallback = FallbackCancelExperience()
-    else:
-        fallback = FallbackCancelExperience(
-            portal_cancellation=live.portal_cancellation_enabled,
-            reason_codes=live.reason_codes_enabled,
-        )
-    return Desired(
-        name=name,
-        site=live.site,
-        credentials=credentials,
-        connection=connection,
-        integrate_via=live.integrate_via if live.connected else None,
-        cancellation_via_brightback=live.cancellation_via_brightback,
-        fallback=fallback,
-    )
 
 
 def _document(desired: Desired) -> dict[str, Any]:

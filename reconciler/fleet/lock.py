@@ -23,19 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from reconciler.errors import SiteLocked
+
 # Slack for clocks of hosts sharing a state directory: a release note this close to our
 # read counts as "after it" (a needless re-read costs one request; a missed one, a 409).
 CLOCK_SKEW_S = 2.0
-
-
-class SiteLocked(Exception):
-    """Another process holds the site's lock."""
-
-    def __init__(self, site: str, holder: dict[str, Any]) -> None:
-        self.site = site
-        self.holder = holder
-        who = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}" if holder else "?"
-        super().__init__(f"site {site} is being applied by another reconciler ({who})")
 
 
 def _read_note(handle: IO[str]) -> dict[str, Any]:
@@ -95,3 +87,11 @@ def site_lock(directory: Path, site: str, pass_no: int = 0) -> Iterator[Lease]:
         finally:
             _write_note(handle, {**me, "released_at": time.time()})
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+__all__ = [
+    "CLOCK_SKEW_S",
+    "Lease",
+    "SiteLocked",
+    "site_lock",
+]

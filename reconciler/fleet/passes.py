@@ -31,9 +31,7 @@ from reconciler.fleet.sharding import fleet_decision
 from reconciler.fleet.sites import (
     Planned,
     apply_planned,
-    disconnect_desired,
     failed_report,
-    orphan_action,
     probe_sites,
     read_and_plan,
     resolve_drift,
@@ -43,6 +41,7 @@ from reconciler.model import Desired
 from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import report_to_dict
+from reconciler.rules import OrphanAction, disconnected, orphan_decision
 from reconciler.spec import desired_from_document, desired_to_document, iter_load, load
 from reconciler.store import PassNote, Store, open_store
 
@@ -297,16 +296,16 @@ class _Pass:
             try:
                 last = desired_from_document(spec, filename=f"state:{site}")
             except SpecError:
-                info.update(deletion_policy="orphan", action="kept")
+                info.update(deletion_policy="orphan", action=OrphanAction.KEPT)
                 info["message"] = "removed from the config; its last spec is unreadable: kept"
                 self.orphans.append(info)
                 continue
-            action, message = orphan_action(last, self.options.allow_disconnect)
+            action, message = orphan_decision(last, self.options.allow_disconnect)
             info.update(deletion_policy=last.policy.deletion_policy.value, message=message)
-            info["action"] = "kept" if action == "disconnect" else action
+            info["action"] = OrphanAction.KEPT if action is OrphanAction.DISCONNECT else action
             self.orphans.append(info)
-            if action == "disconnect":
-                found.append(Planned(disconnect_desired(last), orphan=True))
+            if action is OrphanAction.DISCONNECT:
+                found.append(Planned(disconnected(last), orphan=True))
         self.fleet_total += len(found)
         return found
 
@@ -316,7 +315,8 @@ class _Pass:
             last = desired_from_document(spec, filename=f"state:{site}")
         except SpecError:
             return 0
-        return int(orphan_action(last, self.options.allow_disconnect)[0] == "disconnect")
+        action, _ = orphan_decision(last, self.options.allow_disconnect)
+        return int(action is OrphanAction.DISCONNECT)
 
     def freeze(self) -> None:
         """Called as the config loads and once it has. The config and state live for the whole pass:
@@ -527,11 +527,17 @@ class _Pass:
             if entry.orphan:
                 orphan = orphan_by_site[d.site]
                 if report.status is SiteStatus.FAILED:
-                    orphan.update(action="failed", message=f"disconnect failed: {report.error}")
+                    orphan.update(
+                        action=OrphanAction.FAILED, message=f"disconnect failed: {report.error}"
+                    )
                 elif report.status is SiteStatus.BLOCKED:
-                    orphan.update(action="refused" if decision.refused else "blocked")
+                    orphan.update(
+                        action=OrphanAction.REFUSED if decision.refused else OrphanAction.BLOCKED
+                    )
                 elif report.live is not None and not report.live.connected:
-                    orphan.update(action="disconnected", message="disconnected, fallback restored")
+                    orphan.update(
+                        action=OrphanAction.DISCONNECTED, message="disconnected, fallback restored"
+                    )
                     removed.add(d.site)
                 continue
             settled = self.settle(entry, report, results.get(d.site, (report, None))[1])

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.apply import SiteResult, apply_site, read_patiently
 from reconciler.client import Client
-from reconciler.errors import ApiError, CredentialError, TransportError
+from reconciler.errors import ApiError, CredentialError, SiteLocked, TransportError
 from reconciler.fleet.drift import (
     BLOCKED,
     CORRECTED,
@@ -24,25 +24,14 @@ from reconciler.fleet.drift import (
     attribute,
     real_drift,
 )
-from reconciler.fleet.lock import Lease, SiteLocked
-from reconciler.model import (
-    ConnectionState,
-    DeletionPolicy,
-    Desired,
-    DesiredConnection,
-    IntegrationMode,
-    Live,
-    Management,
-)
+from reconciler.fleet.lock import Lease
+from reconciler.model import Desired, IntegrationMode, Live
 from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
 from reconciler.report import SiteReport, SiteStatus
+from reconciler.rules import hands_off
 
 SITE_ERRORS = (CredentialError, ApiError, TransportError)
 EVENTS_LOOKED_AT = 20
-
-
-def observe_only(desired: Desired) -> bool:
-    return desired.policy.management is Management.OBSERVE or desired.policy.suspended
 
 
 @dataclass
@@ -66,7 +55,7 @@ class Planned:
             and self.plan is not None
             and bool(self.plan.steps)
             and not self.plan.blocked
-            and not observe_only(self.desired)
+            and not hands_off(self.desired)
         )
 
     @property
@@ -201,7 +190,7 @@ def resolve_drift(
         remaining_blocked = bool(result.last_plan.blocked)
     resolved = []
     for item in drift:
-        if observe_only(planned.desired):
+        if hands_off(planned.desired):
             how = OBSERVED
         elif report.status is SiteStatus.BLOCKED or (item.field in remaining and remaining_blocked):
             how = BLOCKED
@@ -211,32 +200,6 @@ def resolve_drift(
             how = PENDING
         resolved.append((item, how, attribute(item.field, planned.events, after_version)))
     return resolved
-
-
-def disconnect_desired(last: Desired) -> Desired:
-    """The orphan's last spec turned into "disconnected, fallback restored" (rule 9)."""
-    return dataclasses.replace(
-        last,
-        connection=DesiredConnection(ConnectionState.DISCONNECTED),
-        integrate_via=None,
-        cancellation_via_brightback=False,
-    )
-
-
-def orphan_action(last: Desired, allow_disconnect: bool) -> tuple[str, str]:
-    """(action, message) for an orphan before anything is read: kept or to disconnect."""
-    policy = last.policy
-    if policy.deletion_policy is not DeletionPolicy.DISCONNECT:
-        return "kept", "removed from the config; deletionPolicy orphan: left as it is, unmanaged"
-    if observe_only(last):
-        return "kept", "deletionPolicy disconnect, but the last spec was observe-only/suspended"
-    if not (policy.allow_disconnect or allow_disconnect):
-        return (
-            "blocked",
-            "deletionPolicy disconnect needs allowDisconnect in the last spec or "
-            "--allow-disconnect; left as it is",
-        )
-    return "disconnect", "deletionPolicy disconnect: disconnecting and restoring the fallback"
 
 
 def probe_sites(

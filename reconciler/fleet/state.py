@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import BrightbackError
+from reconciler.errors import StateFileError
 from reconciler.fleet.state_schema import StateShapeError, parse_state
 from reconciler.report.json_report import write_json
 
@@ -224,11 +224,6 @@ class FleetState:
         return cls(passes=int(data.get("passes", 0)), sites=sites, writer=dict(data["writer"]))
 
 
-class StateFileError(BrightbackError):
-    """The state file exists but cannot be read. Never silently started over: that would
-    forget which sites were managed, and with them every orphan."""
-
-
 class StateStore:
     """The state directory: state file, last report, and per-site lock files."""
 
@@ -278,3 +273,22 @@ class StateStore:
         sites = report.get("sites")
         pretty = not isinstance(sites, list) or len(sites) <= PRETTY_MAX_SITES
         write_json_atomic(self.report_path, report, pretty=pretty)
+
+
+__all__ = [
+    "DEFAULT_MAX_BACKOFF_PASSES",
+    "FLAP_THRESHOLD",
+    "HISTORY_LIMIT",
+    "PRETTY_MAX_SITES",
+    "REPORT_FILE",
+    "STATE_FILE",
+    "STATE_FORMAT",
+    "FleetState",
+    "SiteState",
+    "StateFileError",
+    "StateStore",
+    "backoff_passes",
+    "spec_hash",
+    "spec_text",
+    "write_json_atomic",
+]

@@ -17,16 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
-from reconciler.errors import BrightbackError
+from reconciler.errors import SavedPlanError
 from reconciler.model import Desired, Live
 from reconciler.plan import Plan
 from reconciler.spec import desired_from_document, desired_to_document
 
 SAVED_PLAN_FORMAT = "brightback-gitops/saved-plan/v1"
-
-
-class SavedPlanError(BrightbackError):
-    """The saved plan file is unreadable, of another format, or was edited."""
 
 
 def _canonical(value: Any) -> bytes:
