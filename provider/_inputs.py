@@ -20,6 +20,7 @@ from typing import Any
 from pulumi.output import Unknown
 
 from reconciler.errors import SpecError, SpecProblem
+from reconciler.fields import FIELDS
 from reconciler.model import Desired
 from reconciler.rules import Attachment, DisconnectReason, disconnect_reasons
 from reconciler.spec import (
@@ -39,13 +40,11 @@ UNKNOWN_WIRE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKN
 PROVIDER_VERSION = "1"
 
 METADATA_KEYS = ("name", "labels", "annotations")
+# The spec's top-level keys: the integration settings come from the field table.
 SPEC_KEYS = (
     "site",
     "credentials",
-    "connection",
-    "integrateVia",
-    "cancellationViaBrightback",
-    "fallbackCancelExperience",
+    *dict.fromkeys(f.prop.split(".")[0] for f in FIELDS),
     "policy",
     "probe",
 )

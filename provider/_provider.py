@@ -38,18 +38,18 @@ from provider._inputs import (
     check_inputs,
     desired_from_inputs,
     diff_inputs,
-    property_of,
 )
 from reconciler.apply import SiteResult, apply_site
 from reconciler.client import Client, ClientConfig
 from reconciler.credentials import ApiKey
 from reconciler.errors import ApiError, CredentialError, IntegrationError
+from reconciler.fields import BY_SPEC
 from reconciler.live import live_to_api
 from reconciler.model import (
     Desired,
     Live,
 )
-from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
+from reconciler.plan import IN_SYNC, Condition, ConditionType, Drift, Plan, plan
 from reconciler.rules import disconnect_allowed, disconnected, hands_off
 
 CONFIG_API_URL = "brightback:apiUrl"
@@ -118,7 +118,7 @@ def _observed_inputs(inputs: Mapping[str, Any], drift: tuple[Drift, ...]) -> dic
     """
     observed = copy.deepcopy(dict(inputs))
     for entry in drift:
-        path = property_of(entry.field).split(".")
+        path = BY_SPEC[entry.field].prop.split(".")
         node: Any = observed
         for part in path[:-1]:
             node = node.get(part) if isinstance(node, dict) else None
@@ -139,7 +139,7 @@ def _status(site_plan: Plan) -> tuple[Condition, ...]:
                 f"{len(site_plan.steps)} step(s) would bring the site in line; run `pulumi up`",
             ),
         )
-    return (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+    return (IN_SYNC,)
 
 
 def outputs(

@@ -23,7 +23,7 @@ from reconciler.client import RETRY_STATUSES, Client, ReadOnlyClient, idempotenc
 from reconciler.errors import ApiError, BrightbackError, CredentialError, TransportError
 from reconciler.live import live_to_api
 from reconciler.model import Desired, Live
-from reconciler.plan import Condition, ConditionType, Plan, Scalar, Step, plan
+from reconciler.plan import IN_SYNC, Condition, ConditionType, Plan, Scalar, Step, plan
 
 _MISSING = object()
 
@@ -141,7 +141,7 @@ def final_conditions(last: Plan) -> tuple[Condition, ...]:
     if kept:
         return kept
     ready = [c for c in last.conditions if c.type is ConditionType.READY]
-    return tuple(ready) or (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+    return tuple(ready) or (IN_SYNC,)
 
 
 def apply_site(

@@ -17,7 +17,18 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.model import AccountStatus, Desired, IntegrationMode, Live
+from reconciler.fields import (
+    BRIGHTBACK_SITE,
+    CANCELLATION_VIA_BRIGHTBACK,
+    CONNECTION_STATE,
+    INTEGRATE_VIA,
+    PORTAL_CANCELLATION,
+    REASON_CODES,
+    Drift,
+    Scalar,
+    compute_drift,
+)
+from reconciler.model import AccountStatus, ConnectionState, Desired, IntegrationMode, Live
 from reconciler.rules import (
     Attachment,
     DisconnectReason,
@@ -25,8 +36,6 @@ from reconciler.rules import (
     disconnect_reasons,
     hands_off,
 )
-
-Scalar = str | bool | int | None
 
 
 class Action(StrEnum):
@@ -59,13 +68,8 @@ class Condition:
     unblock: str | None = None  # the exact allowance or action that would clear it
 
 
-@dataclass(frozen=True)
-class Drift:
-    """One field where live differs from desired, named by its spec path."""
-
-    field: str  # e.g. spec.cancellationViaBrightback
-    desired: Scalar
-    live: Scalar
+IN_SYNC = Condition(ConditionType.READY, "in_sync", "live matches desired")
+"""The one Ready condition: live matches desired."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,7 @@ def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Pla
     builder.build()
     conditions = tuple(builder.conditions)
     if not builder.steps and not drift and not conditions:
-        conditions = (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+        conditions = (IN_SYNC,)
     return Plan(
         name=desired.name,
         site=desired.site,
@@ -192,61 +196,13 @@ def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Pla
 # --------------------------------------------------------------------------- drift
 
 
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value is not None else None
-
-
-def compute_drift(desired: Desired, live: Live) -> list[Drift]:
-    """Every spec field whose live value differs, compared in normalized form.
-
-    Normalized means: emails compare case-insensitively, fields the spec leaves open
-    (no `integrateVia`) are not compared, and the fallback cancel experience is compared
-    only where it is the customer's experience (Brightback not handling cancellations);
-    while the toggle is on the portal's own options are hidden (rule 7) and not drift.
-    """
-    found: list[Drift] = []
-
-    def compare(name: str, want: Scalar, have: Scalar) -> None:
-        if want != have:
-            found.append(Drift(f"spec.{name}", want, have))
-
-    connection = desired.connection
-    compare("connection.state", connection.state.value, live.connection.state.value)
-    if desired.wants_connected:
-        compare(
-            "connection.brightbackSite", connection.brightback_site, live.connection.brightback_site
-        )
-        wanted_email = connection.account_email or live.site_email
-        if live.connected and _lower(wanted_email) != _lower(live.connection.account_email):
-            compare("connection.accountEmail", wanted_email, live.connection.account_email)
-        if desired.integrate_via is not None:
-            have_mode = live.integrate_via.value if live.integrate_via else None
-            compare("integrateVia", desired.integrate_via.value, have_mode)
-    compare(
-        "cancellationViaBrightback",
-        desired.cancellation_via_brightback,
-        live.cancellation_via_brightback,
-    )
-    if not (desired.wants_connected and desired.cancellation_via_brightback):
-        fallback = desired.fallback
-        compare(
-            "fallbackCancelExperience.portalCancellation",
-            fallback.portal_cancellation,
-            live.portal_cancellation_enabled,
-        )
-        compare(
-            "fallbackCancelExperience.reasonCodes", fallback.reason_codes, live.reason_codes_enabled
-        )
-    return found
-
-
 def _hands_off_conditions(
     desired: Desired, live: Live, drift: tuple[Drift, ...]
 ) -> tuple[Condition, ...]:
     """Observe-only and suspended sites: say what differs and how to let it be corrected."""
     extra = _publish_condition(desired, live)
     if not drift:
-        return extra or (Condition(ConditionType.READY, "in_sync", "live matches desired"),)
+        return extra or (IN_SYNC,)
     if desired.policy.suspended:
         reason, why, unblock = (
             "suspended",
@@ -441,7 +397,7 @@ class _Builder:
                     rule=RULE_SIGN_UP,
                     reason=f"no Brightback account exists for {live.site_email}; "
                     "spec.connection.signUpIfMissing is true",
-                    args={"brightback_site": wanted_site},
+                    args={BRIGHTBACK_SITE.form: wanted_site},
                     expect={"account.status": AccountStatus.PENDING_ACTIVATION.value},
                 )
                 self._pending(f"signing up {live.site_email}")
@@ -497,7 +453,7 @@ class _Builder:
             rule=RULE_DISCONNECT,
             reason=why,
             args={"confirm": True},
-            expect={"connection.status": "disconnected"},
+            expect={CONNECTION_STATE.api: ConnectionState.DISCONNECTED.value},
             destructive=True,
         )
         self.connected = False
@@ -521,12 +477,12 @@ class _Builder:
             reason=why,
             after=(Action.DISCONNECT,),
             args={
-                "reason_codes_enabled": fallback.reason_codes,
-                "portal_cancellation_enabled": fallback.portal_cancellation,
+                REASON_CODES.form: fallback.reason_codes,
+                PORTAL_CANCELLATION.form: fallback.portal_cancellation,
             },
             expect={
-                "cancellation_settings.reason_codes_enabled": fallback.reason_codes,
-                "cancellation_settings.portal_cancellation_enabled": fallback.portal_cancellation,
+                REASON_CODES.api: fallback.reason_codes,
+                PORTAL_CANCELLATION.api: fallback.portal_cancellation,
             },
         )
         self.reason_codes = fallback.reason_codes
@@ -539,8 +495,11 @@ class _Builder:
             rule=RULE_CONNECT,
             reason=f"spec wants the site connected to Brightback site {wanted_site}",
             after=(Action.DISCONNECT, Action.RESTORE_CANCEL_EXPERIENCE),
-            args={"brightback_site": wanted_site},
-            expect={"connection.status": "connected", "connection.brightback_site": wanted_site},
+            args={BRIGHTBACK_SITE.form: wanted_site},
+            expect={
+                CONNECTION_STATE.api: ConnectionState.CONNECTED.value,
+                BRIGHTBACK_SITE.api: wanted_site,
+            },
         )
         self.connected = True
         self.brightback_site = wanted_site
@@ -555,8 +514,8 @@ class _Builder:
                 rule=RULE_MODE,
                 reason=f"integrates via {had}; spec wants {wanted_mode.value}",
                 after=(Action.CONNECT,),
-                args={"integrate_via": wanted_mode.value},
-                expect={"integrate_via": wanted_mode.value},
+                args={INTEGRATE_VIA.form: wanted_mode.value},
+                expect={INTEGRATE_VIA.api: wanted_mode.value},
             )
             self.mode = wanted_mode
         if not desired.cancellation_via_brightback:
@@ -580,8 +539,8 @@ class _Builder:
                     rule=RULE_REASON_CODES,
                     reason="reason codes are enabled; Cancellation via Brightback needs them off",
                     after=(Action.RESTORE_CANCEL_EXPERIENCE,),
-                    args={"reason_codes_enabled": False},
-                    expect={"cancellation_settings.reason_codes_enabled": False},
+                    args={REASON_CODES.form: False},
+                    expect={REASON_CODES.api: False},
                 )
                 self.reason_codes = False
             self.add(
@@ -589,9 +548,31 @@ class _Builder:
                 rule=RULE_TOGGLE,
                 reason="spec wants Cancellation via Brightback on",
                 after=(Action.CONNECT, Action.SET_INTEGRATION_MODE, Action.DISABLE_REASON_CODES),
-                args={"cancellation_via_brightback": True},
-                expect={"cancellation_via_brightback.enabled": True},
+                args={CANCELLATION_VIA_BRIGHTBACK.form: True},
+                expect={CANCELLATION_VIA_BRIGHTBACK.api: True},
             )
             self.toggle = True
             self.portal = False  # rule 7: the portal's own options are hidden
         self.conditions.extend(_unpublished(self.live, self.brightback_site, self.mode))
+
+
+__all__ = [
+    "IN_SYNC",
+    "RULE_CONNECT",
+    "RULE_DISCONNECT",
+    "RULE_MODE",
+    "RULE_REASON_CODES",
+    "RULE_RESTORE",
+    "RULE_SIGN_UP",
+    "RULE_TOGGLE",
+    "Action",
+    "Condition",
+    "ConditionType",
+    "Drift",
+    "Plan",
+    "Scalar",
+    "Step",
+    "condition_to_dict",
+    "plan",
+    "step_to_dict",
+]

@@ -18,6 +18,14 @@ from typing import Any
 from reconciler import _schema
 from reconciler._yaml import Document, decode, parse_documents
 from reconciler.errors import SpecError, SpecProblem
+from reconciler.fields import (
+    ACCOUNT_EMAIL,
+    BRIGHTBACK_SITE,
+    CANCELLATION_VIA_BRIGHTBACK,
+    INTEGRATE_VIA,
+    PORTAL_CANCELLATION,
+    REASON_CODES,
+)
 from reconciler.model import (
     ConnectionState,
     Credentials,
@@ -173,10 +181,10 @@ def desired_to_document(desired: Desired) -> dict[str, Any]:
         credentials["apiKeyFromFile"] = desired.credentials.api_key_file
     connection: dict[str, Any] = {"state": desired.connection.state.value}
     if desired.wants_connected:
-        connection["brightbackSite"] = desired.connection.brightback_site
+        connection[BRIGHTBACK_SITE.key] = desired.connection.brightback_site
         connection["signUpIfMissing"] = desired.connection.sign_up_if_missing
     if desired.connection.account_email is not None:
-        connection["accountEmail"] = desired.connection.account_email
+        connection[ACCOUNT_EMAIL.key] = desired.connection.account_email
     metadata: dict[str, Any] = {"name": desired.name}
     if desired.labels:
         metadata["labels"] = dict(desired.labels)
@@ -186,11 +194,11 @@ def desired_to_document(desired: Desired) -> dict[str, Any]:
         "connection": connection,
     }
     if desired.integrate_via is not None:
-        spec["integrateVia"] = desired.integrate_via.value
-    spec["cancellationViaBrightback"] = desired.cancellation_via_brightback
+        spec[INTEGRATE_VIA.key] = desired.integrate_via.value
+    spec[CANCELLATION_VIA_BRIGHTBACK.key] = desired.cancellation_via_brightback
     spec["fallbackCancelExperience"] = {
-        "portalCancellation": desired.fallback.portal_cancellation,
-        "reasonCodes": desired.fallback.reason_codes,
+        PORTAL_CANCELLATION.key: desired.fallback.portal_cancellation,
+        REASON_CODES.key: desired.fallback.reason_codes,
     }
     spec["policy"] = {
         "management": desired.policy.management.value,
@@ -485,8 +493,8 @@ def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired
     fallback = spec.get("fallbackCancelExperience", {})
     policy = spec.get("policy", {})
     probe = spec.get("probe")
-    mode = spec.get("integrateVia")
-    email = connection.get("accountEmail")
+    mode = spec.get(INTEGRATE_VIA.key)
+    email = connection.get(ACCOUNT_EMAIL.key)
     return Desired(
         name=metadata["name"],
         site=spec["site"],
@@ -496,15 +504,15 @@ def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired
         ),
         connection=DesiredConnection(
             state=ConnectionState(connection["state"]),
-            brightback_site=connection.get("brightbackSite"),
+            brightback_site=connection.get(BRIGHTBACK_SITE.key),
             account_email=email.strip().lower() if email else None,
             sign_up_if_missing=bool(connection.get("signUpIfMissing", False)),
         ),
         integrate_via=IntegrationMode(mode) if mode else None,
-        cancellation_via_brightback=bool(spec.get("cancellationViaBrightback", False)),
+        cancellation_via_brightback=bool(spec.get(CANCELLATION_VIA_BRIGHTBACK.key, False)),
         fallback=FallbackCancelExperience(
-            portal_cancellation=bool(fallback.get("portalCancellation", True)),
-            reason_codes=bool(fallback.get("reasonCodes", True)),
+            portal_cancellation=bool(fallback.get(PORTAL_CANCELLATION.key, True)),
+            reason_codes=bool(fallback.get(REASON_CODES.key, True)),
         ),
         policy=Policy(
             management=Management(policy.get("management", "full")),

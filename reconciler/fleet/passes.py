@@ -23,7 +23,7 @@ from reconciler.apply import SiteResult
 from reconciler.cli._common import for_each_site, select_sites
 from reconciler.client import Client, ClientConfig, ClientStats
 from reconciler.errors import SpecError
-from reconciler.fleet.drift import CORRECTED, ChangedBy
+from reconciler.fleet.drift import ChangedBy, Resolution
 from reconciler.fleet.gitinfo import git_info
 from reconciler.fleet.safety import SafetyDecision, check_threshold
 from reconciler.fleet.shard import Shard
@@ -544,7 +544,7 @@ class _Pass:
             assert settled is not None  # not an orphan, and it has a report
             st, resolved = settled.state, settled.resolved
             counts["found"] += len(resolved)
-            counts["corrected"] += sum(1 for _, how, _ in resolved if how == CORRECTED)
+            counts["corrected"] += sum(1 for _, how, _ in resolved if how is Resolution.CORRECTED)
             flapping = st.flapping()
             if flapping is not None and resolved:
                 notes.append(
@@ -630,4 +630,4 @@ class _Settled:
     """A site's state after this pass and the drift it resolved (for the report)."""
 
     state: SiteState
-    resolved: list[tuple[Drift, str, ChangedBy | None]]
+    resolved: list[tuple[Drift, Resolution, ChangedBy | None]]

@@ -15,18 +15,11 @@ from typing import Any
 from reconciler.apply import SiteResult, apply_site, read_patiently
 from reconciler.client import Client
 from reconciler.errors import ApiError, CredentialError, SiteLocked, TransportError
-from reconciler.fleet.drift import (
-    BLOCKED,
-    CORRECTED,
-    OBSERVED,
-    PENDING,
-    ChangedBy,
-    attribute,
-    real_drift,
-)
+from reconciler.fields import Drift, compute_drift
+from reconciler.fleet.drift import ChangedBy, Resolution, attribute
 from reconciler.fleet.lock import Lease
 from reconciler.model import Desired, IntegrationMode, Live
-from reconciler.plan import Condition, ConditionType, Drift, Plan, plan
+from reconciler.plan import Condition, ConditionType, Plan, plan
 from reconciler.report import SiteReport, SiteStatus
 from reconciler.rules import hands_off
 
@@ -87,7 +80,7 @@ def read_and_plan(
         return Planned(desired, report=SiteReport.from_error(desired, exc))
     site_plan = plan(desired, live, allow_disconnect=allow_disconnect)
     planned = Planned(desired, live=live, plan=site_plan, read_at=read_at)
-    if wants_events(live.version, in_sync_version) and real_drift(site_plan.drift):
+    if wants_events(live.version, in_sync_version) and site_plan.drift:
         try:
             planned.events = client.events(desired, limit=EVENTS_LOOKED_AT)
         except SITE_ERRORS:
@@ -177,27 +170,26 @@ def apply_planned(
 
 def resolve_drift(
     planned: Planned, report: SiteReport, result: SiteResult | None, after_version: int | None
-) -> list[tuple[Drift, str, ChangedBy | None]]:
+) -> list[tuple[Drift, Resolution, ChangedBy | None]]:
     """Each real drift of the first plan, what the pass did about it, and who made it."""
     if planned.plan is None:
         return []
-    drift = real_drift(planned.plan.drift)
+    drift = planned.plan.drift
     remaining: set[str] = {d.field for d in drift}
     remaining_blocked = False
     if result is not None and result.final_live is not None and result.ok:
-        after = plan(planned.desired, result.final_live, allow_disconnect=True)
-        remaining = {d.field for d in real_drift(after.drift)}
+        remaining = {d.field for d in compute_drift(planned.desired, result.final_live)}
         remaining_blocked = bool(result.last_plan.blocked)
     resolved = []
     for item in drift:
         if hands_off(planned.desired):
-            how = OBSERVED
+            how = Resolution.OBSERVED
         elif report.status is SiteStatus.BLOCKED or (item.field in remaining and remaining_blocked):
-            how = BLOCKED
+            how = Resolution.BLOCKED
         elif result is not None and item.field not in remaining:
-            how = CORRECTED
+            how = Resolution.CORRECTED
         else:
-            how = PENDING
+            how = Resolution.PENDING
         resolved.append((item, how, attribute(item.field, planned.events, after_version)))
     return resolved
 

@@ -12,12 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.fleet.drift import (
-    ChangedBy,
-    attribute,
-    normalize,
-    real_drift,
-)
+from reconciler.fleet.drift import ChangedBy, attribute
 from reconciler.fleet.gitinfo import git_info
 from reconciler.fleet.lock import Lease, SiteLocked, site_lock
 from reconciler.fleet.safety import MIN_SITES_FOR_PERCENT, check_threshold
@@ -30,7 +25,6 @@ from reconciler.fleet.state import (
     backoff_passes,
     write_json_atomic,
 )
-from reconciler.plan import Drift
 from reconciler.report.json_report import write_json
 
 
@@ -106,22 +100,6 @@ class TestDriftHistory:
             site.record_drift(n, float(n), ["spec.a"], "corrected")
         assert len(site.history) == 20
         assert site.history[0]["pass"] == 30
-
-
-class TestDriftNormalization:
-    def test_email_case_and_blanks_are_not_drift(self) -> None:
-        drift = [
-            Drift("spec.connection.accountEmail", "Billing@Acme.example ", "billing@acme.example"),
-            Drift("spec.integrateVia", "", None),
-            Drift("spec.cancellationViaBrightback", True, False),
-        ]
-        assert [d.field for d in real_drift(drift)] == ["spec.cancellationViaBrightback"]
-
-    def test_ordering_is_not_drift(self) -> None:
-        assert normalize(["b", "a"]) == normalize(("a", "b"))
-
-    def test_different_text_is_drift(self) -> None:
-        assert real_drift([Drift("spec.connection.brightbackSite", "a", "b")])
 
 
 def _event(version: int, field: str, source: str = "admin_console") -> dict[str, object]:
