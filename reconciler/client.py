@@ -39,6 +39,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler import __version__
+from reconciler import _peer_json as peer_json
+from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
 from reconciler.backend import BackendKind
 from reconciler.credentials import ApiKey, resolve_api_key
 from reconciler.errors import ApiError, ClientConfigError, TransportError
@@ -52,6 +54,8 @@ DEFAULT_URL_TEMPLATE = "https://{site}.chargebee.com/api/v2"
 URL_ENV = "BRIGHTBACK_API_URL"
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # retried; anything else is final
+# Describe the body as sent; the body a _Session keeps is already decoded and whole.
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 @dataclass(frozen=True)
@@ -292,9 +296,17 @@ class _Session:
             self.stats.request(method)
             delay: float | None = None
             try:
-                response = self._http.request(
-                    method, url, params=params, data=form, headers=headers, timeout=self._timeout
-                )
+                response = self._send(method, url, params=params, form=form, headers=headers)
+            except PeerAnswerError as exc:
+                # Not a transient fault: the same peer gives the same answer. This site
+                # fails; the others go on.
+                self.stats.error("unexpected_response")
+                raise ApiError(
+                    f"{what}: {exc}; refused (is {self.config.base_url(site)} a Chargebee API?)",
+                    http_status=0,
+                    api_error_code="unexpected_response",
+                    site=site,
+                ) from None
             except httpx.TimeoutException as exc:
                 reason, last_problem = "timeout", f"timed out ({type(exc).__name__})"
             except httpx.ConnectError as exc:
@@ -347,9 +359,41 @@ class _Session:
             f"({self.config.base_url(site)})"
         )
 
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        """One request, its body read under `MAX_BODY_BYTES` as it streams in (decoded, so
+        a compressed bomb is cut off too); a larger answer raises PeerAnswerError."""
+        request = self._http.build_request(
+            method, url, params=params, data=form, headers=headers, timeout=self._timeout
+        )
+        streamed = self._http.send(request, stream=True)
+        try:
+            declared = streamed.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+            content = read_capped(streamed.iter_bytes())
+        finally:
+            streamed.close()
+        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+        return httpx.Response(streamed.status_code, headers=kept, content=content, request=request)
+
     def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
         try:
-            body = response.json()
+            body = peer_json.loads(response.content)
+        except PeerAnswerError as exc:
+            self.stats.error("unexpected_response")
+            raise ApiError(
+                f"{what}: {exc}; refused",
+                http_status=response.status_code,
+                api_error_code="unexpected_response",
+            ) from None
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -364,8 +408,8 @@ class _Session:
     def _api_error(self, response: httpx.Response, site: str) -> ApiError:
         """Chargebee's envelope -> ApiError. Never the request, never the headers."""
         try:
-            body = response.json()
-        except ValueError:
+            body = peer_json.loads(response.content)
+        except ValueError:  # PeerAnswerError included: no envelope to trust
             body = None
         if isinstance(body, dict) and body.get("api_error_code"):
             code = str(body["api_error_code"])

@@ -19,6 +19,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from reconciler._peer_json import too_deep
 from reconciler.errors import BrightbackError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "state.schema.json"
@@ -57,29 +58,13 @@ def parse_state(data: bytes) -> dict[str, Any]:
         raise StateShapeError(f"nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise StateShapeError(f"not JSON ({exc})") from None
-    depth_problem = _too_deep(document)
+    depth_problem = too_deep(document, MAX_DEPTH)
     if depth_problem is not None:
         raise StateShapeError(f"{depth_problem}: nested deeper than {MAX_DEPTH} levels")
     if not _fast().is_valid(document):
         raise StateShapeError(_explain(document))
     assert isinstance(document, dict)  # the schema says so
     return document
-
-
-def _too_deep(document: Any) -> str | None:
-    """The path of the first value deeper than MAX_DEPTH, found without recursion."""
-    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
-    while stack:
-        value, path, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return path or "the document"
-        if isinstance(value, dict):
-            stack.extend(
-                (v, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()
-            )
-        elif isinstance(value, list):
-            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
-    return None
 
 
 def _explain(document: Any) -> str:
