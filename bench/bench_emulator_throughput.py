@@ -36,7 +36,7 @@ import httpx
 from _common import REPO, goal, print_json_line, print_table, process_cpu_seconds
 
 sys.path.insert(0, str(REPO))
-from emulator.testing import RunningEmulator, start_emulator
+from emulator.embedded import RunningEmulator, start_emulator
 
 SITES = 1_000
 CONCURRENCY = 32

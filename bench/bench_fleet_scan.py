@@ -42,7 +42,7 @@ from _common import (
     site_name,
 )
 
-from emulator.testing import AdminClient, RunningEmulator, start_emulator
+from emulator.embedded import AdminClient, RunningEmulator, start_emulator
 
 KEY_ENV = "BENCH_FLEET_API_KEY"
 KEY_VALUE = "bench_fleet_key_not_a_secret_0123456789"  # one key shared by the bench's sites

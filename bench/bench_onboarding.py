@@ -52,7 +52,7 @@ from bench_fleet_scan import (
     write_config,
 )
 
-from emulator.testing import RunningEmulator, start_emulator
+from emulator.embedded import RunningEmulator, start_emulator
 
 MIN_WRITES = 4  # connect, set_integration_mode, disable_reason_codes, enable the toggle
 RATIO_GOAL = 1.3

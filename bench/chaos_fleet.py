@@ -20,7 +20,7 @@ from _common import REPO, print_json_line, print_table
 
 sys.path.insert(0, str(REPO))
 
-from emulator.testing import start_emulator
+from emulator.embedded import start_emulator
 from tests.reliability._scenario import (
     CHAOS_FAULTS,
     build_fleet,

@@ -2,7 +2,7 @@
 
 Prints where it listens, the URL template to give the engine, and where the admin token
 came from (never the token when the user chose it, never any site key). With --port 0 the
-system picks a free port; the `listening on` line is what `emulator.testing` parses.
+system picks a free port; the `listening on` line is what `emulator.embedded` parses.
 """
 
 from __future__ import annotations

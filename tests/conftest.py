@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.testing import RunningEmulator, start_emulator
+from emulator.embedded import RunningEmulator, start_emulator
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from reconciler.client import ClientConfig
-from reconciler.errors import SpecError, SpecProblem
+from reconciler.engine import for_each_site, select_sites
 from reconciler.model import Desired
 from reconciler.report import FORMATS, RunReport, render
 from reconciler.spec import load
 
-T = TypeVar("T")
-Item = TypeVar("Item")
 DEFAULT_CONCURRENCY = 16
 
 
@@ -85,44 +80,24 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     )
 
 
-def select_sites(desired: Sequence[Desired], wanted: Sequence[str] | None) -> list[Desired]:
-    """Filter by document name or site; an unknown name is an error, not an empty run."""
-    if not wanted:
-        return list(desired)
-    chosen = [d for d in desired if d.name in wanted or d.site in wanted]
-    known = {d.name for d in desired} | {d.site for d in desired}
-    unknown = [w for w in wanted if w not in known]
-    if unknown:
-        raise SpecError(
-            [
-                SpecProblem("--site", 1, 1, "", f"no document or site named {name!r}")
-                for name in unknown
-            ]
-        )
-    return chosen
-
-
 def load_sites(args: argparse.Namespace) -> list[Desired]:
     """All documents, validated as a whole (one invalid document stops the run)."""
     return select_sites(load(args.paths), args.site)
-
-
-def for_each_site(items: Sequence[Item], work: Callable[[Item], T], concurrency: int) -> list[T]:
-    """Run `work` per site on a bounded pool; results in input order.
-
-    `work` must turn site-level errors into results itself; anything it raises is a bug
-    and propagates.
-    """
-    if not items:
-        return []
-    workers = max(1, min(concurrency, len(items)))
-    if workers == 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site") as pool:
-        return list(pool.map(work, items))
 
 
 def emit(report: RunReport, fmt: str) -> int:
     render(report, fmt, sys.stdout)
     sys.stdout.flush()
     return report.exit_code
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "add_common_arguments",
+    "add_paths",
+    "client_config",
+    "emit",
+    "for_each_site",
+    "load_sites",
+    "select_sites",
+]

@@ -94,7 +94,7 @@ def banner(text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emulator.testing import start_emulator
+    from emulator.embedded import start_emulator
     from reconciler.cli import main as cli
 
     examples = find_examples(args.examples)

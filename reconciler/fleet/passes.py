@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import SiteResult
-from reconciler.cli._common import for_each_site, select_sites
 from reconciler.client import Client, ClientConfig, ClientStats
+from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import SpecError
 from reconciler.fleet.drift import ChangedBy, Resolution
 from reconciler.fleet.gitinfo import git_info

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.testing import RunningEmulator
+from emulator.embedded import RunningEmulator
 
 KEY = "key-acme-0123456789"
 EMAIL = "billing@acme.example"

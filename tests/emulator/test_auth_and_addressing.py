@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 
-from emulator.testing import RunningEmulator
+from emulator.embedded import RunningEmulator
 
 from .conftest import KEY, Site, SiteFactory, error_of
 

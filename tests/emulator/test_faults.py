@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from emulator.testing import EmulatorError
+from emulator.embedded import EmulatorError
 
 from .conftest import Site, SiteFactory, error_of
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from emulator.testing import EmulatorError, RunningEmulator, start_emulator
+from emulator.embedded import EmulatorError, RunningEmulator, start_emulator
 
 ROOT = Path(__file__).parents[2]
 SEED = ROOT / "examples" / "emulator-seed.yaml"

@@ -1,9 +1,11 @@
-"""Start the emulator in its own process for tests, benchmarks and the demo.
+"""Run the emulator embedded: the one public way the demo, the tests and the benchmarks
+start it.
 
 `with start_emulator(db_path) as emu:` runs `python -m emulator --port 0`, reads the
 bound port from its first line, waits until /_admin/health answers, and yields a
 `RunningEmulator` whose `admin` drives the /_admin routes. A separate process keeps the
-server honest: real sockets, real restarts on the same database, nothing shared in memory.
+server honest: real sockets, real restarts on the same database, nothing shared in memory,
+and the product never imports the emulator's server code.
 """
 
 from __future__ import annotations
@@ -228,3 +230,6 @@ def start_emulator(
         yield emulator
     finally:
         emulator.stop()
+
+
+__all__ = ["LISTENING", "AdminClient", "EmulatorError", "RunningEmulator", "start_emulator"]
