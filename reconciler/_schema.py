@@ -1,9 +1,9 @@
 """JSON Schema validation of one document, with messages a person can act on.
 
-The schema is compiled once per process (validation of 10,000 files must not re-read or
+The schema is compiled once per process (validating a big fleet must not re-read or
 re-check it). Most documents are valid, so a compiled Rust validator (jsonschema-rs) answers
-"valid?" first and jsonschema, ~100x slower, runs only on the documents that fail, for its
-per-keyword errors. jsonschema's own messages are written for schema authors
+"valid?" first and jsonschema, much slower (bench/README.md), runs only on the documents
+that fail, for its per-keyword errors. jsonschema's own messages are written for schema authors
 ("'portal' is not one of ['customer_portal', 'retention_api']", "False schema does not allow
 'x'"); here each error is rewritten per keyword, and the schema can carry an
 `x-errorMessage` for rules whose meaning only the author knows (cross-field rules).

@@ -2,7 +2,7 @@
 
 This module holds the plan's value types and `plan()`, the pure centre of the project: no
 I/O, no clock, no randomness; the same (desired, live) always gives an equal Plan with the
-same fingerprint. The rules it follows are those of ../shared/ARCHITECTURE.md, written out
+same fingerprint. The rules it follows are those of docs/rules.md, written out
 field by field in docs/planning-rules.md.
 """
 

@@ -71,9 +71,9 @@ _FLEET_FIELDS = (("site", "spec.site", "site"), ("name", "metadata.name", "name"
 class _Loaded:
     """A loaded document reduced to what `_fleet_problems` needs.
 
-    The parsed Document (value tree plus a position for every key and value, ~13 KB) is
-    dropped as soon as its Desired is built: 10,000 sites must not hold 10,000 of them
-    until the cross-file checks run.
+    The parsed Document (value tree plus a position for every key and value) is dropped as
+    soon as its Desired is built: a big fleet must not hold one per site until the
+    cross-file checks run (figures: bench/README.md).
     """
 
     desired: Desired
@@ -276,7 +276,7 @@ def _yaml_files_under(root: Path, problems: list[SpecProblem]) -> list[tuple[Pat
     own walk being refused as a loop. Hidden entries (`.git`) are pruned by name.
 
     What `sorted(root.rglob("*"))` filtered and `.resolve()`d per file would give, at a
-    fraction of the system calls (a 10,000-file fleet spent ~0.5 s there): a file that is
+    fraction of the system calls (see bench/README.md): a file that is
     not a symlink resolves through its directory's real path, resolved once per directory.
     """
     found: list[tuple[tuple[str, ...], str, str]] = []

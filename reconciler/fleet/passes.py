@@ -321,7 +321,7 @@ class _Pass:
     def freeze(self) -> None:
         """Called as the config loads and once it has. The config and state live for the whole pass:
         freezing them keeps the collector from re-scanning every loaded site on each full
-        collection (about 1 s per 10k sites). Unfrozen at the end of `run_pass`, so an
+        collection (figures: bench/README.md). Unfrozen at the end of `run_pass`, so an
         --interval process still frees the previous pass."""
         gc.freeze()
         self.frozen = True
@@ -344,8 +344,8 @@ class _Pass:
         """Load the config and read every site; raises _InvalidConfig if the config is bad.
 
         Without a --site filter the reads are pipelined with loading: a site's read starts
-        as soon as its document is validated, so a 10k-site config (~1.6 s to load) costs
-        no time before the first request. Reads only look; nothing is written until the
+        as soon as its document is validated, so loading a big config costs no time before
+        the first request. Reads only look; nothing is written until the
         whole config has loaded and passed the cross-file checks, and on an invalid config
         the reads done meanwhile are discarded. With --site, the whole config must load
         before the selection can be checked, so that path loads first.
@@ -361,9 +361,9 @@ class _Pass:
             return for_each_site(self.entries(desired), work, options.concurrency)
         # Loading stays only a little ahead of the reads: a loader running flat out beside
         # the reads takes the GIL from them (each read waits a switch interval at every
-        # wake-up, and only ~60 of 10,000 reads finished in the 2.4 s it then took to
-        # load). Blocked on the lead, it yields the GIL to the reads; it loads the next
-        # document as a read starts, a fraction of a millisecond each.
+        # wake-up; bench/README.md has the figures). Blocked on the lead, it yields the GIL
+        # to the reads; it loads the next document as a read starts, a fraction of a
+        # millisecond each.
         lead = threading.Semaphore(_LOAD_AHEAD_PER_WORKER * max(1, options.concurrency))
 
         def started(entry: Planned) -> Planned:

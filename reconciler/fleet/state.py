@@ -34,8 +34,9 @@ DEFAULT_MAX_BACKOFF_PASSES = 8
 
 
 # Above this many sites the state file and last report are written on one line: the C
-# JSON encoder only runs without indentation, and an indented 10,000-site file costs ~5x
-# the time to write while nobody reads it by eye (`brightback status` and the page do).
+# JSON encoder only runs without indentation, and indenting a big fleet's file costs
+# several times the time to write while nobody reads it by eye (`brightback status`
+# and the page do).
 PRETTY_MAX_SITES = 200
 
 
@@ -90,7 +91,8 @@ class SiteState:
     site: str
     name: str
     # desired_to_document() of the last config, as canonical JSON text: a parsed document
-    # costs 1.56 KB a site, its text 0.63 KB, and it is only parsed for an orphan.
+    # costs over twice its text's memory (bench/README.md), and it is only parsed for an
+    # orphan.
     spec_json: str | None = None
     spec_hash: str | None = None
     managed: bool = True

@@ -17,7 +17,7 @@ from reconciler.report import RunReport, SiteReport
 
 REPORT_FORMAT = "brightback-gitops/report/v1"
 # Reports of more sites than this are printed on one line: only the C encoder is fast, and
-# it does not indent (an indented 10,000-site report takes seconds; a machine reads it).
+# it does not indent (an indented big report takes seconds; a machine reads it).
 PRETTY_MAX_SITES = 200
 
 
@@ -70,8 +70,8 @@ def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterato
     `json.dumps` (the C encoder, which only runs one-shot and unindented).
 
     Same text as `json.dumps(value, sort_keys=..., separators=(",", ":"))`, at C speed,
-    without holding a 10,000-site document as one string (plus its encoded copy) in
-    memory, which would add tens of MB to the peak RSS at the end of a big pass.
+    without holding a big fleet's document as one string (plus its encoded copy) in
+    memory, which would raise the peak RSS at the end of a big pass.
     """
     if isinstance(value, Mapping) and (depth < 2 or len(value) > BIG):
         items = sorted(value.items()) if sort_keys else value.items()
