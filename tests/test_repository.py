@@ -13,7 +13,7 @@ def test_no_tracked_file_points_outside_the_repository() -> None:
     listed = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    offenders = []
+    offenders: list[str] = []
     for name in listed:
         path = ROOT / name
         if path == Path(__file__).resolve() or not path.is_file():
