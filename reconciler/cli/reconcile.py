@@ -20,6 +20,7 @@ from typing import Any
 from reconciler.cli._common import add_common_arguments, add_paths, client_config
 from reconciler.cli._state import add_state_arguments, open_from_args, state_url
 from reconciler.client import ClientStats
+from reconciler.fleet.liveness import Liveness
 from reconciler.fleet.loop import (
     failure_kind,
     parse_duration,
@@ -235,16 +236,21 @@ def run(args: argparse.Namespace) -> int:
     stats = ClientStats()
     stop = threading.Event()
     metrics = None
+    metrics_server = None
     if args.metrics_port is not None:
         from reconciler.fleet.metrics import FleetMetrics
 
         metrics = FleetMetrics()
-        metrics.serve(args.metrics_port)
+        metrics_server = metrics.serve(args.metrics_port)
     status_server = None
+    # /healthz turns 503 when passes stop finishing (only an --interval run has a rhythm).
+    liveness = Liveness(args.interval) if args.interval is not None else None
     if args.serve is not None:
         from reconciler.status_page import ReportSource, serve_status
 
-        status_server = serve_status(args.serve, ReportSource(open_from_args(args)))
+        status_server = serve_status(
+            args.serve, ReportSource(open_from_args(args)), liveness=liveness
+        )
     progress = Progress(enabled=None if args.log_format == "text" else False)
     interval_mode = args.interval is not None
 
@@ -254,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
         if args.log_format == "text":
             progress.finish(_summary_line(result))
         _log_pass(result)
+        if liveness is not None:
+            liveness.pass_finished()
         if metrics is not None:
             metrics.observe_pass(
                 result.report, result.duration_s, result.drift_found, result.drift_corrected, stats
@@ -296,6 +304,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if status_server is not None:
             status_server.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
     if stop.is_set():
         print("stopped: finished the sites in flight and recorded the pass", file=sys.stderr)
         if interval_mode:

@@ -8,12 +8,22 @@ pass adds only what changed since the last one.
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from reconciler.client import ClientStats
 from reconciler.report import RunReport, SiteStatus
+from reconciler.serving import BackgroundServer
 from reconciler.status_page._server import DEFAULT_HOST, HOST_ENV
 
 
@@ -61,14 +71,23 @@ class FleetMetrics:
         )
         self._seen: dict[str, dict[str, int]] = {}
 
-    def serve(self, port: int, addr: str | None = None) -> Any:
-        """Serve /metrics; returns prometheus-client's server.
+    def serve(self, port: int, addr: str | None = None) -> BackgroundServer:
+        """Serve /metrics (GET and HEAD) on the same guarded server as the status page
+        (reconciler/serving.py: connection cap, timeouts); returns it, running.
 
         Loopback unless `$BRIGHTBACK_SERVE_HOST` says otherwise (the same switch as the
         status page), so a Kubernetes Service can scrape it while a laptop run stays private.
         """
         host = addr or os.environ.get(HOST_ENV) or DEFAULT_HOST
-        return start_http_server(port, addr=host, registry=self.registry)
+        return BackgroundServer(self.app(), host, port, name=f"metrics:{port}")
+
+    def app(self) -> Starlette:
+        """/metrics in Prometheus' text format (any other path: 404)."""
+
+        def metrics(request: Request) -> Response:
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+        return Starlette(routes=[Route("/metrics", metrics, methods=["GET", "HEAD"])])
 
     def observe_failure(self, kind: str) -> None:
         """A pass that raised: `kind` is `loop.failure_kind` (errno names, a bounded set)."""

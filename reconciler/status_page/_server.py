@@ -1,25 +1,28 @@
-"""Serve the status page from the state store's last report on a daemon thread.
+"""Serve the status page from the state store's last report (uvicorn, in a thread).
 
 Every request re-reads the store (`<state_dir>/last-report.json`, or the PostgreSQL
 store's reports, shards merged), so the server holds no state of its own: the reconciler
-writes the report after each pass (atomically) and the next page load shows it. Routes:
-`/` (the page, `?label=KEY=VALUE` filters), `/report.json` (the file as written),
-`/healthz` (liveness: the server answers; says whether a report exists).
+writes the report after each pass (atomically) and the next page load shows it. Routes
+(GET and HEAD): `/` (the page, `?label=KEY=VALUE` filters), `/report.json` (the report as
+written), `/healthz` (the probe: with a reconciler behind it, unhealthy when no pass has
+finished for `Liveness.max_age_s`). Connection limits and timeouts: reconciler/serving.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from reconciler.errors import BrightbackError
+from reconciler.fleet.liveness import Liveness
+from reconciler.serving import BackgroundServer
 from reconciler.status_page._render import (
     DEFAULT_REFRESH_S,
     parse_label_filter,
@@ -38,96 +41,91 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+_TEXT = "text/plain; charset=utf-8"
+_JSON = "application/json"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "brightback-status"
-    sys_version = ""
+def _send(status: int, content_type: str, body: str) -> Response:
+    return Response(body, status_code=status, media_type=content_type, headers=_SECURITY_HEADERS)
 
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
+
+def build_app(
+    source: ReportSource, *, refresh_s: int = DEFAULT_REFRESH_S, liveness: Liveness | None = None
+) -> Starlette:
+    """The page as an ASGI app. Endpoints are plain functions: Starlette runs them in its
+    thread pool, so a slow store read never stalls the event loop."""
+
+    def unreadable(exc: Exception) -> Response:
+        # A half-written or unreadable report is shown as a message, not a traceback.
+        return _send(503, _TEXT, f"cannot read the last report from {source.where}: {exc}\n")
+
+    def healthz(request: Request) -> Response:
         try:
-            if url.path == "/healthz":
-                exists = self.server.source.store.has_report()
-                body = {"status": "ok", "report": exists}
-                self._send(HTTPStatus.OK, "application/json", json.dumps(body) + "\n")
-            elif url.path == "/report.json":
-                self._report_json()
-            elif url.path in {"/", "/index.html"}:
-                self._page(url.query)
-            else:
-                self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", "not found\n")
+            exists = source.store.has_report()
+        except (OSError, ValueError, BrightbackError):
+            exists = False
+        body: dict[str, object] = {"status": "ok", "report": exists}
+        healthy = True
+        if liveness is not None:
+            healthy, detail = liveness.check(time.time())
+            body.update(detail, status="ok" if healthy else "stale")
+        return _send(200 if healthy else 503, _JSON, json.dumps(body) + "\n")
+
+    def report_json(request: Request) -> Response:
+        try:
+            report = source.read()
         except (OSError, ValueError, BrightbackError) as exc:
-            # A half-written or unreadable report is shown as a message, not a traceback.
-            message = f"cannot read the last report from {self.server.source.where}: {exc}\n"
-            self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", message)
-
-    def _report_json(self) -> None:
-        report = self.server.source.read()
+            return unreadable(exc)
         if report is None:
-            body = json.dumps({"error": "no reconcile pass has run yet"}) + "\n"
-            self._send(HTTPStatus.NOT_FOUND, "application/json", body)
-            return
-        self._send(HTTPStatus.OK, "application/json", json.dumps(report) + "\n")
+            return _send(404, _JSON, json.dumps({"error": "no reconcile pass has run yet"}) + "\n")
+        return _send(200, _JSON, json.dumps(report) + "\n")
 
-    def _page(self, query: str) -> None:
+    def page(request: Request) -> Response:
         now = time.time()
         try:
-            label_filter = parse_label_filter(query)
+            label_filter = parse_label_filter(request.url.query)
         except ValueError as exc:
-            self._send(HTTPStatus.BAD_REQUEST, "text/plain; charset=utf-8", f"{exc}\n")
-            return
-        report = self.server.source.read()
-        refresh = self.server.refresh_s
+            return _send(400, _TEXT, f"{exc}\n")
+        try:
+            report = source.read()
+        except (OSError, ValueError, BrightbackError) as exc:
+            return unreadable(exc)
         if report is None:
-            page = render_no_report(self.server.source.where, now=now, refresh_s=refresh)
+            html = render_no_report(source.where, now=now, refresh_s=refresh_s)
         else:
-            page = render(report, label_filter=label_filter, now=now, refresh_s=refresh)
-        self._send(HTTPStatus.OK, "text/html; charset=utf-8", page)
+            html = render(report, label_filter=label_filter, now=now, refresh_s=refresh_s)
+        return _send(200, "text/html; charset=utf-8", html)
 
-    def _send(self, status: HTTPStatus, content_type: str, body: str) -> None:
-        data = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in _SECURITY_HEADERS.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _send(404, _TEXT, "not found\n")
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the reconciler's own output is the log; page loads are not news."""
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return _send(405, _TEXT, "method not allowed\n")
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], source: ReportSource, refresh_s: int) -> None:
-        self.source = source
-        self.refresh_s = refresh_s
-        super().__init__(address, _Handler)
+    routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/report.json", report_json, methods=["GET", "HEAD"]),
+        Route("/", page, methods=["GET", "HEAD"]),
+        Route("/index.html", page, methods=["GET", "HEAD"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 
 
 class StatusServer:
     """A running status server. `port` is the bound port (useful with port 0)."""
 
-    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+    def __init__(self, server: BackgroundServer) -> None:
         self._server = server
-        self._thread = thread
-        self.host = str(server.server_address[0])
-        self.port = int(server.server_address[1])
+        self.host = server.host
+        self.port = server.port
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        return self._server.url
 
     def stop(self) -> None:
         """Stop accepting requests and close the socket; safe to call twice."""
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> StatusServer:
         return self
@@ -142,8 +140,10 @@ def serve_status(
     host: str | None = None,
     *,
     refresh_s: int = DEFAULT_REFRESH_S,
+    liveness: Liveness | None = None,
 ) -> StatusServer:
-    """Start serving on host:port (port 0 picks a free one) and return at once.
+    """Start serving on host:port (port 0 picks a free one) and return at once; a port in
+    use is a `ServeError` here, not later.
 
     `state_dir`: a state directory, or a `ReportSource` over any state store.
     Loopback by default: the page names sites and accounts, so exposing it is a choice.
@@ -151,7 +151,5 @@ def serve_status(
     Service, as examples/kubernetes/ does) and falls back to 127.0.0.1.
     """
     bind = host if host is not None else os.environ.get(HOST_ENV) or DEFAULT_HOST
-    server = _Server((bind, port), ReportSource.of(state_dir), refresh_s)
-    thread = threading.Thread(target=server.serve_forever, name=f"status-page:{port}", daemon=True)
-    thread.start()
-    return StatusServer(server, thread)
+    app = build_app(ReportSource.of(state_dir), refresh_s=refresh_s, liveness=liveness)
+    return StatusServer(BackgroundServer(app, bind, port, name=f"status-page:{port}"))
