@@ -21,9 +21,10 @@ from typing import Any
 
 from reconciler.client import RETRY_STATUSES, Client, ReadOnlyClient, idempotency_key
 from reconciler.errors import ApiError, BrightbackError, CredentialError, TransportError
+from reconciler.fields import show
 from reconciler.live import live_to_api
 from reconciler.model import Desired, Live
-from reconciler.plan import IN_SYNC, Condition, ConditionType, Plan, Scalar, Step, plan
+from reconciler.plan import IN_SYNC, Condition, ConditionType, Plan, Step, plan
 
 _MISSING = object()
 
@@ -94,16 +95,10 @@ def broken_promises(step: Step, live: Live) -> list[str]:
     for path, wanted in step.expect.items():
         actual = _lookup(document, path)
         if actual is _MISSING:
-            problems.append(f"{path} is missing (expected {_show(wanted)})")
+            problems.append(f"{path} is missing (expected {show(wanted)})")
         elif actual != wanted:
-            problems.append(f"{path} is {_show(actual)} (expected {_show(wanted)})")
+            problems.append(f"{path} is {show(actual)} (expected {show(wanted)})")
     return problems
-
-
-def _show(value: Scalar | object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 def _failed(reason: str, message: str, unblock: str | None = None) -> Condition:

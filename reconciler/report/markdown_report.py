@@ -18,7 +18,8 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from reconciler.apply import StepStatus
-from reconciler.plan import Condition, Scalar, Step
+from reconciler.fields import show
+from reconciler.plan import Condition, Step
 from reconciler.report import RunReport, SiteReport, SiteStatus
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -55,12 +56,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 def details(summary_html: str, body: Sequence[str]) -> list[str]:
     return ["<details>", f"<summary>{summary_html}</summary>", "", *body, "", "</details>"]
-
-
-def show(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 def step_text(step: Step) -> str:

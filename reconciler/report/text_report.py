@@ -11,7 +11,8 @@ import os
 from typing import TextIO
 
 from reconciler.apply import StepStatus
-from reconciler.plan import Condition, ConditionType, Drift, Scalar, Step
+from reconciler.fields import show
+from reconciler.plan import Condition, ConditionType, Drift, Step
 from reconciler.report import RunReport, SiteReport, SiteStatus
 
 Segment = tuple[str, str | None]
@@ -38,12 +39,6 @@ OUTCOME_MARK: dict[StepStatus, Segment] = {
     StepStatus.FAILED: ("x failed ", "red"),
     StepStatus.SKIPPED: ("- skipped", "dim"),
 }
-
-
-def show(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 def step_line(step: Step) -> Line:

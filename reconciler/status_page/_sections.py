@@ -9,13 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.fields import show
 from reconciler.status_page._html import Markup, el
-
-
-def show(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
 
 
 def steps_section(plan: Mapping[str, Any]) -> Markup | None:
