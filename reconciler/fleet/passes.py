@@ -26,6 +26,14 @@ from reconciler.errors import SpecError
 from reconciler.fleet.drift import ChangedBy, Resolution
 from reconciler.fleet.gitinfo import git_info
 from reconciler.fleet.safety import SafetyDecision, check_threshold
+from reconciler.fleet.section import (
+    FleetSection,
+    FleetSite,
+    Orphan,
+    ResolvedDrift,
+    Safety,
+    SkipReason,
+)
 from reconciler.fleet.shard import Shard
 from reconciler.fleet.sharding import fleet_decision
 from reconciler.fleet.sites import (
@@ -37,7 +45,7 @@ from reconciler.fleet.sites import (
     resolve_drift,
 )
 from reconciler.fleet.state import FleetState, SiteState, spec_hash, spec_text
-from reconciler.model import Desired
+from reconciler.model import DeletionPolicy, Desired
 from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import report_to_dict
@@ -203,7 +211,7 @@ class _Pass:
     state: FleetState
     started: float
     not_attempted: list[str] = field(default_factory=list)
-    orphans: list[dict[str, Any]] = field(default_factory=list)
+    orphans: list[Orphan] = field(default_factory=list)
     specs: dict[str, tuple[str, str]] = field(default_factory=dict)
     frozen: bool = False  # gc.freeze() was called for this pass
     fleet_total: int = 0  # sites of the whole fleet (every shard), for the threshold
@@ -235,7 +243,7 @@ class _Pass:
         def run(planned: Planned) -> Planned:
             if self.stop.is_set():
                 if planned.report is None and planned.skipped is None:
-                    planned.skipped = "stopped"
+                    planned.skipped = SkipReason.STOPPED
                     self.not_attempted.append(planned.desired.name)
                 return planned
             done = work(planned)
@@ -271,7 +279,7 @@ class _Pass:
                 f"failed {known.failures} pass(es) in a row (last: {known.last_error}); "
                 f"backing off, next attempt in pass {known.retry_after_pass + 1}"
             )
-            entry = Planned(d, skipped="backing off")
+            entry = Planned(d, skipped=SkipReason.BACKING_OFF)
             entry.report = failed_report(
                 d, "backing_off", message, "fix the cause, or change the spec to retry now"
             )
@@ -292,18 +300,23 @@ class _Pass:
             if not shard.owns(site):
                 self.fleet_total += self.disconnects_elsewhere(site, spec)
                 continue
-            info: dict[str, Any] = {"site": site, "name": known.name}
             try:
                 last = desired_from_document(spec, filename=f"state:{site}")
             except SpecError:
-                info.update(deletion_policy="orphan", action=OrphanAction.KEPT)
-                info["message"] = "removed from the config; its last spec is unreadable: kept"
-                self.orphans.append(info)
+                self.orphans.append(
+                    Orphan(
+                        site,
+                        known.name,
+                        DeletionPolicy.ORPHAN.value,
+                        OrphanAction.KEPT,
+                        "removed from the config; its last spec is unreadable: kept",
+                    )
+                )
                 continue
             action, message = orphan_decision(last, self.options.allow_disconnect)
-            info.update(deletion_policy=last.policy.deletion_policy.value, message=message)
-            info["action"] = OrphanAction.KEPT if action is OrphanAction.DISCONNECT else action
-            self.orphans.append(info)
+            shown = OrphanAction.KEPT if action is OrphanAction.DISCONNECT else action
+            policy = last.policy.deletion_policy.value
+            self.orphans.append(Orphan(site, known.name, policy, shown, message))
             if action is OrphanAction.DISCONNECT:
                 found.append(Planned(disconnected(last), orphan=True))
         self.fleet_total += len(found)
@@ -463,7 +476,7 @@ class _Pass:
             return results[entry.desired.site][0]
         if entry.report is not None:
             return entry.report
-        if entry.skipped == "stopped" or entry.plan is None or entry.live is None:
+        if entry.skipped is SkipReason.STOPPED or entry.plan is None or entry.live is None:
             return None
         return SiteReport.from_plan(entry.desired, entry.plan, entry.live)
 
@@ -486,7 +499,7 @@ class _Pass:
             st = known or SiteState(site=d.site, name=d.name)
             st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
             st.spec_json, st.spec_hash = self.spec_of(d)
-            if entry.skipped == "backing off":
+            if entry.skipped is SkipReason.BACKING_OFF:
                 pass  # the counters stand until the site is tried again
             elif report.status is SiteStatus.FAILED:
                 st.record_failure(
@@ -516,10 +529,10 @@ class _Pass:
         """Close the pass in the store and build the report: drift, history, backoff,
         orphans."""
         removed: set[str] = set()
-        fleet_sites: dict[str, dict[str, Any]] = {}
+        fleet_sites: dict[str, FleetSite] = {}
         notes: list[str] = []
         counts = {"found": 0, "corrected": 0}
-        orphan_by_site = {o["site"]: o for o in self.orphans}
+        orphan_by_site = {o.site: o for o in self.orphans}
         for entry, report in zip(entries, reports, strict=True):
             d = entry.desired
             if report is None:
@@ -527,17 +540,14 @@ class _Pass:
             if entry.orphan:
                 orphan = orphan_by_site[d.site]
                 if report.status is SiteStatus.FAILED:
-                    orphan.update(
-                        action=OrphanAction.FAILED, message=f"disconnect failed: {report.error}"
-                    )
+                    orphan.action = OrphanAction.FAILED
+                    orphan.message = f"disconnect failed: {report.error}"
                 elif report.status is SiteStatus.BLOCKED:
-                    orphan.update(
-                        action=OrphanAction.REFUSED if decision.refused else OrphanAction.BLOCKED
-                    )
+                    refused = decision.refused
+                    orphan.action = OrphanAction.REFUSED if refused else OrphanAction.BLOCKED
                 elif report.live is not None and not report.live.connected:
-                    orphan.update(
-                        action=OrphanAction.DISCONNECTED, message="disconnected, fallback restored"
-                    )
+                    orphan.action = OrphanAction.DISCONNECTED
+                    orphan.message = "disconnected, fallback restored"
                     removed.add(d.site)
                 continue
             settled = self.settle(entry, report, results.get(d.site, (report, None))[1])
@@ -558,49 +568,39 @@ class _Pass:
                     notes.append(f"{d.name}: {item.field} was changed via {by} ({who.event_type})")
             if d.name in probes and not probes[d.name]["ok"]:
                 notes.append(f"{d.name}: probe failed: {probes[d.name]['error']}")
-            fleet_sites[d.name] = {
-                "drift": [
-                    {
-                        "field": item.field,
-                        "desired": item.desired,
-                        "live": item.live,
-                        "resolution": how,
-                        "changed_by": who.to_dict() if who is not None else None,
-                    }
-                    for item, how, who in resolved
-                ],
-                "failures": st.failures,
-                "retry_after_pass": st.retry_after_pass,
-                "flapping": flapping,
-                "skipped": entry.skipped,
-                "probe": probes.get(d.name),
-            }
+            fleet_sites[d.name] = FleetSite(
+                drift=tuple(ResolvedDrift(*item) for item in resolved),
+                failures=st.failures,
+                retry_after_pass=st.retry_after_pass,
+                flapping=flapping,
+                skipped=entry.skipped,
+                probe=probes.get(d.name),
+            )
         if decision.refused:
             notes.insert(
                 0,
                 f"fleet safety threshold: {decision.reason}; no destructive step "
                 "was applied (re-run with --force after review)",
             )
-        notes.extend(f"orphan {o['name']} ({o['site']}): {o['message']}" for o in self.orphans)
+        notes.extend(f"orphan {o.name} ({o.site}): {o.message}" for o in self.orphans)
         if self.not_attempted:
             notes.append(f"stopped: {len(self.not_attempted)} site(s) not reconciled this pass")
-        fleet: dict[str, Any] = {
-            "pass": self.pass_no,
-            "git": git.to_dict() if git is not None else None,
-            "safety": {
-                "refused": decision.refused,
-                "destructive_sites": decision.destructive_sites,
-                "total_sites": decision.total_sites,
-                "reason": decision.reason,
-                "forced": self.options.force and decision.destructive_sites > 0,
-            },
-            "orphans": self.orphans,
-            "stopped": bool(self.not_attempted),
-            "not_attempted": sorted(self.not_attempted),
-            "sites": fleet_sites,
-        }
-        if self.options.shard.sharded:
-            fleet["shard"] = {**self.options.shard.to_dict(), "run_id": self.run_id}
+        sharded = self.options.shard.sharded
+        fleet = FleetSection(
+            pass_no=self.pass_no,
+            git=git.to_dict() if git is not None else None,
+            safety=Safety(
+                refused=decision.refused,
+                destructive_sites=decision.destructive_sites,
+                total_sites=decision.total_sites,
+                reason=decision.reason,
+                forced=self.options.force and decision.destructive_sites > 0,
+            ),
+            orphans=tuple(self.orphans),
+            not_attempted=tuple(self.not_attempted),
+            sites=fleet_sites,
+            shard={**self.options.shard.to_dict(), "run_id": self.run_id} if sharded else None,
+        )
         if git is not None:
             notes.insert(0, f"config at commit {git.commit[:12]}{' (dirty)' if git.dirty else ''}")
         run_report = RunReport(
@@ -610,7 +610,8 @@ class _Pass:
             refused=decision.refused,
             fleet=fleet,
         )
-        self.store.finish_pass(self.note(git, run_report), removed, self.orphans)
+        orphans = [o.to_dict() for o in self.orphans]
+        self.store.finish_pass(self.note(git, run_report), removed, orphans)
         return _finish(
             self.store,
             self.options,

@@ -18,6 +18,7 @@ from reconciler.errors import ApiError, CredentialError, SiteLocked, TransportEr
 from reconciler.fields import Drift, compute_drift
 from reconciler.fleet.drift import ChangedBy, Resolution, attribute
 from reconciler.fleet.lock import Lease
+from reconciler.fleet.section import SkipReason
 from reconciler.model import Desired, IntegrationMode, Live
 from reconciler.plan import Condition, ConditionType, Plan, plan
 from reconciler.report import SiteReport, SiteStatus
@@ -36,7 +37,7 @@ class Planned:
     plan: Plan | None = None
     report: SiteReport | None = None  # set when the site is done after phase 1
     events: list[dict[str, Any]] = field(default_factory=list)
-    skipped: str | None = None  # why the site was not reconciled (backoff, lock, stop)
+    skipped: SkipReason | None = None  # why the site was not reconciled
     orphan: bool = False
     read_at: float = 0.0  # epoch seconds when the phase-1 read started
 
@@ -155,7 +156,7 @@ def apply_planned(
                 live=fresh,
             )
     except SiteLocked as exc:
-        planned.skipped = str(exc)
+        planned.skipped = SkipReason.LOCKED
         condition = Condition(
             ConditionType.WAITING,
             "locked_by_another_reconciler",

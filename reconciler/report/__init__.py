@@ -6,10 +6,10 @@ same `RunReport` and writes to a stream, so a new format never touches the engin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from reconciler.apply import SiteResult, StepOutcome, StepStatus, failure_condition
 from reconciler.errors import BrightbackError
@@ -17,6 +17,12 @@ from reconciler.model import Desired, Live
 from reconciler.plan import Condition, ConditionType, Plan
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+class Section(Protocol):
+    """A command's own part of the report (the reconciler's `fleet`): it knows its JSON."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 class SiteStatus(StrEnum):
@@ -140,7 +146,7 @@ class RunReport:
     refused: bool = False  # the whole run was refused (saved plan mismatch, fleet threshold)
     # Fleet reconciler only: pass number, git commit, drift resolutions and history,
     # orphans, safety decision (schemas/report.schema.json `fleet`). None elsewhere.
-    fleet: Mapping[str, Any] | None = None
+    fleet: Section | None = None
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.sites, key=lambda s: (s.name, s.site)))
@@ -216,6 +222,7 @@ __all__ = [
     "EXIT_OK",
     "FORMATS",
     "RunReport",
+    "Section",
     "SiteReport",
     "SiteStatus",
     "render",

@@ -57,7 +57,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "sites": [site_to_dict(s) for s in report.sites],
     }
     if report.fleet is not None:
-        document["fleet"] = dict(report.fleet)
+        document["fleet"] = report.fleet.to_dict()
     return document
 
 
