@@ -19,8 +19,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from reconciler.actions import Step
     from reconciler.model import Desired, Live
-    from reconciler.plan import Step
 
 
 class BackendKind(StrEnum):

@@ -41,12 +41,13 @@ import httpx
 from reconciler import __version__
 from reconciler import _peer_json as peer_json
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
+from reconciler.actions import ROUTES, Step, request_for
 from reconciler.backend import BackendKind
 from reconciler.credentials import ApiKey, resolve_api_key
 from reconciler.errors import ApiError, ClientConfigError, TransportError
+from reconciler.fields import Scalar
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
-from reconciler.plan import Action, Scalar, Step
 
 log = logging.getLogger(__name__)
 
@@ -512,80 +513,6 @@ def _live(body: Mapping[str, Any], site: str) -> Live:
         ) from None
 
 
-# action -> (path, form builder). The table in docs/planning-rules.md, in code.
-_FormBuilder = Callable[[Desired, Mapping[str, Scalar]], dict[str, Scalar]]
-
-
-def _arg(args: Mapping[str, Scalar], *names: str, default: Scalar = None) -> Scalar:
-    for name in names:
-        if name in args and args[name] is not None:
-            return args[name]
-    return default
-
-
-def _sign_up(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    form: dict[str, Scalar] = {
-        "brightback_site": _arg(
-            args, "brightback_site", default=desired.connection.brightback_site
-        ),
-    }
-    email = _arg(args, "email")
-    if email is not None:
-        form["email"] = email
-    return form
-
-
-def _connect(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    return {
-        "brightback_site": _arg(
-            args, "brightback_site", default=desired.connection.brightback_site
-        ),
-        "access_level": "read_write",  # rule 4: the only level the integration works with
-    }
-
-
-def _set_mode(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    default = desired.integrate_via.value if desired.integrate_via else None
-    return {"integrate_via": _arg(args, "integrate_via", "mode", default=default)}
-
-
-def _disable_reason_codes(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    return {"reason_codes_enabled": False}
-
-
-def _enable_toggle(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    return {"cancellation_via_brightback": True}
-
-
-def _disconnect(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    return {"confirm": True}
-
-
-def _restore(desired: Desired, args: Mapping[str, Scalar]) -> dict[str, Scalar]:
-    return {
-        "reason_codes_enabled": _arg(
-            args, "reason_codes_enabled", "reason_codes", default=desired.fallback.reason_codes
-        ),
-        "portal_cancellation_enabled": _arg(
-            args,
-            "portal_cancellation_enabled",
-            "portal_cancellation",
-            default=desired.fallback.portal_cancellation,
-        ),
-    }
-
-
-ROUTES: dict[Action, tuple[str, _FormBuilder]] = {
-    Action.SIGN_UP: ("/brightback_integration/sign_up", _sign_up),
-    Action.CONNECT: ("/brightback_integration/connect", _connect),
-    Action.SET_INTEGRATION_MODE: ("/brightback_integration/update", _set_mode),
-    Action.DISABLE_REASON_CODES: ("/cancellation_settings/update", _disable_reason_codes),
-    Action.ENABLE_CANCELLATION_VIA_BRIGHTBACK: ("/brightback_integration/update", _enable_toggle),
-    Action.DISCONNECT: ("/brightback_integration/disconnect", _disconnect),
-    Action.RESTORE_CANCEL_EXPERIENCE: ("/cancellation_settings/update", _restore),
-}
-
-
 class Client(ReadOnlyClient):
     """Adds the writes. Each write names the version it planned from and its idempotency key."""
 
@@ -596,9 +523,7 @@ class Client(ReadOnlyClient):
     ) -> Live:
         """Run one planned step; returns the resource the server answered with (the state
         right after the write, so apply can verify without another read)."""
-        path, build = ROUTES[step.action]
-        form = build(desired, step.args)
-        missing = [name for name, value in form.items() if value is None]
+        path, form, missing = request_for(step.action, step.args)
         if missing:
             raise ApiError(
                 f"step {step.action.value} has no value for {', '.join(missing)}",

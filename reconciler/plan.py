@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.actions import Action, Step
 from reconciler.fields import (
     BRIGHTBACK_SITE,
     CANCELLATION_VIA_BRIGHTBACK,
@@ -36,18 +37,6 @@ from reconciler.rules import (
     disconnect_reasons,
     hands_off,
 )
-
-
-class Action(StrEnum):
-    """Every write the engine knows. Each maps to exactly one API route (client.py)."""
-
-    SIGN_UP = "sign_up"
-    CONNECT = "connect"
-    SET_INTEGRATION_MODE = "set_integration_mode"
-    DISABLE_REASON_CODES = "disable_reason_codes"
-    ENABLE_CANCELLATION_VIA_BRIGHTBACK = "enable_cancellation_via_brightback"
-    DISCONNECT = "disconnect"
-    RESTORE_CANCEL_EXPERIENCE = "restore_cancel_experience"
 
 
 class ConditionType(StrEnum):
@@ -70,19 +59,6 @@ class Condition:
 
 IN_SYNC = Condition(ConditionType.READY, "in_sync", "live matches desired")
 """The one Ready condition: live matches desired."""
-
-
-@dataclass(frozen=True)
-class Step:
-    action: Action
-    args: Mapping[str, Scalar] = field(default_factory=lambda: MappingProxyType({}))
-    rule: str = ""  # the product rule that requires it ("rule 6: ...")
-    reason: str = ""  # why this step is in this plan (the drift it closes)
-    destructive: bool = False
-    depends_on: tuple[int, ...] = ()  # indices of earlier steps in the same plan
-    expect: Mapping[str, Scalar] = field(default_factory=lambda: MappingProxyType({}))
-    # `expect` maps dotted paths of live_to_api() output to the value the step promises,
-    # e.g. {"connection.status": "connected"}; apply verifies them after the write.
 
 
 @dataclass(frozen=True)

@@ -46,3 +46,9 @@ def test_the_demo_runs_the_emulator_through_its_embedded_api() -> None:
     imported = imports_of("reconciler/cli/demo.py")
     assert "emulator.embedded" in imported
     assert not _reaches(imported, "emulator.testing")
+
+
+def test_the_transport_does_not_import_the_planner() -> None:
+    imported = imports_of("reconciler/client.py")
+    assert not _reaches(imported, "reconciler.plan")
+    assert not _reaches(imported, "reconciler.apply")

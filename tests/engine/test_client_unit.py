@@ -23,7 +23,7 @@ from reconciler.client import (
     idempotency_key,
 )
 from reconciler.errors import ApiError, CredentialError, TransportError
-from reconciler.plan import Action, Step
+from reconciler.plan import Action, Scalar, Step
 
 from ._builders import desired, integration
 
@@ -95,7 +95,9 @@ def step() -> Step:
 def test_read_only_client_has_no_write_methods_at_all() -> None:
     assert not hasattr(ReadOnlyClient, "execute")
     assert not hasattr(ReadOnlyClient, "pre_cancel_session")
-    writes = [n for n in dir(ReadOnlyClient) if not n.startswith("_")]
+    # Methods only: `kind` (the backend seam's name for it, "api") is a value, not a method.
+    methods = [n for n in dir(ReadOnlyClient) if callable(getattr(ReadOnlyClient, n))]
+    writes = [n for n in methods if not n.startswith("_")]
     assert sorted(writes) == ["close", "events", "read"]
 
 
@@ -139,6 +141,20 @@ def test_execute_posts_form_with_expected_version_and_idempotency_key(
     assert live.version == 8
 
 
+PLANNED_ARGS: dict[Action, dict[str, Scalar]] = {
+    Action.SIGN_UP: {"brightback_site": "acme-retention"},
+    Action.CONNECT: {"brightback_site": "acme-retention"},
+    Action.SET_INTEGRATION_MODE: {"integrate_via": "customer_portal"},
+    Action.DISABLE_REASON_CODES: {"reason_codes_enabled": False},
+    Action.ENABLE_CANCELLATION_VIA_BRIGHTBACK: {"cancellation_via_brightback": True},
+    Action.DISCONNECT: {"confirm": True},
+    Action.RESTORE_CANCEL_EXPERIENCE: {
+        "reason_codes_enabled": True,
+        "portal_cancellation_enabled": True,
+    },
+}
+
+
 @pytest.mark.parametrize(
     ("action", "path", "form"),
     [
@@ -172,7 +188,10 @@ def test_each_action_goes_to_its_documented_route(
     script = Script(httpx.Response(200, json=integration(version=2)))
     client = make(script, sleeps)
     assert isinstance(client, Client)
-    client.execute(desired(), Step(action), expected_version=1, idempotency_key="k")
+    # The plan carries every value its writes need (reconciler/actions.py); these are the
+    # args the planner gives each action for this spec.
+    args = PLANNED_ARGS.get(action, {})
+    client.execute(desired(), Step(action, args=args), expected_version=1, idempotency_key="k")
     request = script.requests[0]
     assert request.url.path == "/api/v2" + path
     sent = dict(httpx.QueryParams(request.content.decode()))

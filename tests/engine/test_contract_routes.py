@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from reconciler.client import ROUTES
+from reconciler.actions import ROUTES
 
 SPEC = Path(__file__).parents[2] / "schemas" / "control-plane.openapi.yaml"
 READS = {("get", "/brightback_integration"), ("get", "/events")}

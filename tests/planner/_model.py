@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from emulator import rules
 from emulator.service import integration
-from reconciler.client import ROUTES
+from reconciler.actions import ROUTES
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
 from reconciler.plan import Step
@@ -43,7 +43,7 @@ class World:
         path, build = ROUTES[step.action]
         form = {
             name: ("true" if value is True else "false" if value is False else str(value))
-            for name, value in build(desired, step.args).items()
+            for name, value in build(step.args).items()
             if value is not None
         }
         outcome = RULE_FOR_PATH[path](self.state, self.account, form, 0)
