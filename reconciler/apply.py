@@ -279,7 +279,7 @@ READ_ROUNDS = 3
 def is_transient(exc: BaseException) -> bool:
     """Network trouble or an overloaded server: worth another round later, unlike a 4xx."""
     if isinstance(exc, TransportError):
-        return True
+        return exc.retryable
     return isinstance(exc, ApiError) and exc.http_status in RETRY_STATUSES
 
 
@@ -290,10 +290,15 @@ def read_patiently(client: ReadOnlyClient, desired: Desired, rounds: int = READ_
     restored) and finishing it, so giving up after one budget would strand the site until
     the next pass. Reads are safe to repeat; other errors are raised at once.
     """
+    attempts = 0  # requests made over all rounds: what a message must say
     for round_left in range(rounds - 1, -1, -1):
         try:
             return client.read(desired)
-        except (ApiError, TransportError) as exc:
+        except TransportError as exc:
+            attempts += exc.attempts
+            if not is_transient(exc) or round_left == 0:
+                raise exc.after(attempts) from None
+        except ApiError as exc:
             if not is_transient(exc) or round_left == 0:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

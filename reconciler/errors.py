@@ -92,7 +92,30 @@ class ApiError(BrightbackError):
 
 
 class TransportError(BrightbackError):
-    """The control plane could not be reached or did not answer in time, after retries."""
+    """The control plane could not be reached or did not answer in time, after retries.
+
+    `attempts` is how many requests were really made (0 when not counted); `retryable` is
+    False for faults another try cannot fix (a name that does not resolve, an untrusted
+    certificate), which callers must not spend more rounds on. `problem` and `where` keep
+    the message's parts so a caller that made several rounds can state the true total.
+    """
+
+    def __init__(
+        self, problem: str, *, attempts: int = 0, where: str = "", retryable: bool = True
+    ) -> None:
+        self.problem = problem
+        self.attempts = attempts
+        self.where = where
+        self.retryable = retryable
+        counted = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
+        located = f" ({where})" if where else ""
+        super().__init__(f"{problem}{counted}{located}")
+
+    def after(self, attempts: int) -> TransportError:
+        """The same error, stating `attempts` as the number of requests made in all."""
+        return TransportError(
+            self.problem, attempts=attempts, where=self.where, retryable=self.retryable
+        )
 
 
 class ClientConfigError(BrightbackError):

@@ -73,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--passes", type=int, metavar="N", help="with --interval: stop after N passes"
     )
+    parser.add_argument(
+        "--pass-timeout",
+        type=_duration,
+        metavar="DURATION",
+        help="give a pass this long: sites not started by then are reported as not reached "
+        "(and tried next pass), retries in flight stop (default: no limit)",
+    )
     add_state_arguments(parser, "state, last report and site locks")
     parser.add_argument(
         "--shard",
@@ -232,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         sites=tuple(args.site) if args.site else None,
         max_backoff_passes=args.max_backoff_passes,
         probe=args.probe,
+        pass_timeout_s=args.pass_timeout,
     )
     stats = ClientStats()
     stop = threading.Event()

@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.apply import SiteResult
 from reconciler.client import Client, ClientConfig, ClientStats
 from reconciler.engine import for_each_site, select_sites
-from reconciler.errors import SpecError
+from reconciler.errors import SpecError, TransportError
 from reconciler.fleet.drift import ChangedBy, Resolution
 from reconciler.fleet.gitinfo import git_info
 from reconciler.fleet.safety import SafetyDecision, check_threshold
@@ -80,6 +80,7 @@ class PassOptions:
     shard: Shard = field(default_factory=Shard)
     run_id: str | None = None  # the shards of one run share it (default: pass-<number>)
     shard_wait_s: float = 600.0  # how long a shard waits for the others' counts
+    pass_timeout_s: float | None = None  # --pass-timeout: sites not started by then wait
 
 
 @dataclass
@@ -123,8 +124,9 @@ def run_pass(
         pass_no = state.passes + 1
         git = git_info(options.paths)
         run = _Pass(options, stop, tick, store, pass_no, state, started)
+        timer = run.start_deadline()
         try:
-            with Client(options.client_config, stats=stats) as client:
+            with Client(options.client_config, stats=stats, sleep=run.sleep) as client:
                 return run.execute(client, git, clock)
         except _InvalidConfig as invalid:
             log.error("invalid config, nothing applied", extra={"pass": pass_no})
@@ -134,6 +136,8 @@ def run_pass(
             store.finish_pass(run.note(git, report), (), ())
             return _finish(store, options, report, pass_no, started, clock, git, {})
         finally:
+            if timer is not None:
+                timer.cancel()
             if run.frozen:
                 gc.unfreeze()
     finally:
@@ -211,6 +215,8 @@ class _Pass:
     state: FleetState
     started: float
     not_attempted: list[str] = field(default_factory=list)
+    not_reached: list[str] = field(default_factory=list)  # started too late (--pass-timeout)
+    deadline: threading.Event = field(default_factory=threading.Event)
     orphans: list[Orphan] = field(default_factory=list)
     specs: dict[str, tuple[str, str]] = field(default_factory=dict)
     frozen: bool = False  # gc.freeze() was called for this pass
@@ -237,8 +243,28 @@ class _Pass:
             return self.options.run_id
         return self.options.run_id or f"pass-{self.pass_no}"
 
+    def start_deadline(self) -> threading.Timer | None:
+        """Arm --pass-timeout: when it fires, sites not yet started are not reached."""
+        if self.options.pass_timeout_s is None:
+            return None
+        timer = threading.Timer(self.options.pass_timeout_s, self.deadline.set)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def sleep(self, seconds: float) -> None:
+        """The client's wait between retries: after the pass deadline no retry is made, so
+        a blackholed API cannot hold a site (and the pass) for its whole retry budget."""
+        if self.deadline.wait(seconds):
+            raise TransportError(
+                f"not retried: the pass deadline (--pass-timeout "
+                f"{self.options.pass_timeout_s:g}s) was reached",
+                retryable=False,
+            )
+
     def guarded(self, work: Callable[[Planned], Planned]) -> Callable[[Planned], Planned]:
-        """Skip sites not started once a stop was asked: the sites in flight finish."""
+        """Skip sites not started once a stop was asked or the pass deadline passed: the
+        sites in flight finish (their retries cut short by `sleep`)."""
 
         def run(planned: Planned) -> Planned:
             if self.stop.is_set():
@@ -246,11 +272,28 @@ class _Pass:
                     planned.skipped = SkipReason.STOPPED
                     self.not_attempted.append(planned.desired.name)
                 return planned
+            if self.deadline.is_set():
+                if planned.report is None and planned.skipped is None:
+                    self.not_reach(planned)
+                return planned
             done = work(planned)
             self.tick(planned.desired.name)
             return done
 
         return run
+
+    def not_reach(self, planned: Planned) -> None:
+        """A site the pass had no time for: a failed report that says so, no backoff."""
+        planned.skipped = SkipReason.NOT_REACHED
+        planned.report = failed_report(
+            planned.desired,
+            "not_reached",
+            f"not reached: the pass deadline (--pass-timeout "
+            f"{self.options.pass_timeout_s:g}s) passed before this site's turn",
+            "it is tried next pass; raise --pass-timeout or --concurrency if this repeats",
+        )
+        with self.settling:
+            self.not_reached.append(planned.desired.name)
 
     def spec_of(self, desired: Desired) -> tuple[str, str]:
         """The site's document as canonical JSON and its digest, made once a pass (backoff
@@ -499,7 +542,7 @@ class _Pass:
             st = known or SiteState(site=d.site, name=d.name)
             st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
             st.spec_json, st.spec_hash = self.spec_of(d)
-            if entry.skipped is SkipReason.BACKING_OFF:
+            if entry.skipped in (SkipReason.BACKING_OFF, SkipReason.NOT_REACHED):
                 pass  # the counters stand until the site is tried again
             elif report.status is SiteStatus.FAILED:
                 st.record_failure(
@@ -585,6 +628,11 @@ class _Pass:
         notes.extend(f"orphan {o.name} ({o.site}): {o.message}" for o in self.orphans)
         if self.not_attempted:
             notes.append(f"stopped: {len(self.not_attempted)} site(s) not reconciled this pass")
+        if self.not_reached:
+            notes.append(
+                f"pass timeout: {len(self.not_reached)} site(s) not reached within "
+                f"{self.options.pass_timeout_s:g}s (--pass-timeout)"
+            )
         sharded = self.options.shard.sharded
         fleet = FleetSection(
             pass_no=self.pass_no,
@@ -598,6 +646,7 @@ class _Pass:
             ),
             orphans=tuple(self.orphans),
             not_attempted=tuple(self.not_attempted),
+            not_reached=tuple(self.not_reached),
             sites=fleet_sites,
             shard={**self.options.shard.to_dict(), "run_id": self.run_id} if sharded else None,
         )

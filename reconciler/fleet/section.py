@@ -23,6 +23,7 @@ class SkipReason(StrEnum):
     BACKING_OFF = "backing off"  # it failed in earlier passes; retried later
     STOPPED = "stopped"  # a stop was asked before its turn
     LOCKED = "locked by another reconciler"  # another process is applying it
+    NOT_REACHED = "not reached"  # the pass deadline (--pass-timeout) came before its turn
 
 
 @dataclass
@@ -116,6 +117,7 @@ class FleetSection:
     not_attempted: tuple[str, ...]
     sites: Mapping[str, FleetSite]
     shard: Mapping[str, Any] | None = field(default=None)
+    not_reached: tuple[str, ...] = ()  # not started before --pass-timeout
 
     @property
     def stopped(self) -> bool:
@@ -129,6 +131,7 @@ class FleetSection:
             "orphans": [o.to_dict() for o in self.orphans],
             "stopped": self.stopped,
             "not_attempted": sorted(self.not_attempted),
+            "not_reached": sorted(self.not_reached),
             "sites": {name: site.to_dict() for name, site in self.sites.items()},
         }
         if self.shard is not None:

@@ -168,7 +168,10 @@ def test_idle_connections_do_not_starve_the_reconciler_of_descriptors(fleet: Fle
             except OSError:
                 break
         assert len(idle) == 125  # the old server stopped accepting at 39 (EMFILE)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        # Answered by the page itself (ok, or stale if a loaded machine slowed a pass), not
+        # turned away or left hanging.
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        assert answer["status"] in ("ok", "stale")
         _, stderr = process.communicate(timeout=120)
     finally:
         for sock in idle:
