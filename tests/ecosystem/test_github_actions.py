@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -113,11 +112,17 @@ def test_posting_jobs_ask_only_for_the_permissions_they_use() -> None:
     assert permissions["drift-schedule.yml"] == {"contents": "read", "issues": "write"}
 
 
-def test_drift_job_counts_only_fields_the_report_schema_guarantees() -> None:
+def test_drift_job_reads_only_fields_the_report_schemas_guarantee() -> None:
     workflow = load_workflow(ROOT / "examples/github-actions/drift-schedule.yml")
     (script,) = [s for s in run_scripts(workflow) if "--once" in s]
-    schema = json.loads((ROOT / "schemas/report.schema.json").read_text())
-    used = re.findall(r"\.(applied|drifted|failed|blocked|in_sync|waiting|changes)\b", script)
-    assert sorted(used) == ["applied", "blocked", "drifted", "failed"]
-    assert set(used) <= set(schema["properties"]["summary"]["required"])
-    assert ".brightback/last-report.json" in script  # where reconcile writes the report
+    report = json.loads((ROOT / "schemas/report.schema.json").read_text())
+    plan = json.loads((ROOT / "schemas/plan.schema.json").read_text())
+    site = report["$defs"]["site"]
+    assert {"applied"} <= set(report["properties"]["summary"]["required"])
+    assert '["summary"]["applied"]' in script
+    assert {"name", "status", "conditions", "plan"} <= set(site["required"])
+    for field in ("name", "status", "conditions", "plan"):
+        assert f'site["{field}"]' in script or f'site.get("{field}")' in script
+    assert "reason" in report["$defs"]["condition"]["properties"]
+    assert "drift" in plan["required"] and "field" in plan["$defs"]["drift"]["required"]
+    assert ".brightback" in script and "last-report.json" in script  # where reconcile writes
