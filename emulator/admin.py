@@ -21,10 +21,12 @@ from starlette.routing import Route
 from emulator import rules, service
 from emulator.faults import FaultConfigError, Faults
 from emulator.rules import MODES, RuleViolation
+from emulator.settings import PLANS, SettingsError, validate
 from emulator.store import Conflict, Store, now
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 UI_ACTIONS = ("connect", "update", "disconnect", "cancellation_settings")
+CONSOLE_USER = "console.user@example.com"  # the `user` of a console event when none is named
 
 
 def envelope(status: int, code: str, message: str) -> JSONResponse:
@@ -71,8 +73,8 @@ def site_entries(body: dict[str, Any]) -> list[dict[str, Any]]:
     if len(entry) != 3:
         raise ValueError("site, email and api_key are required")
     plan = body.get("plan", "live")
-    if plan not in ("live", "test"):
-        raise ValueError("plan must be live or test")
+    if plan not in PLANS:
+        raise ValueError(f"plan must be one of {', '.join(PLANS)}")
     for flag in ("reason_codes_enabled", "portal_cancellation_enabled"):
         if flag in body and not isinstance(body[flag], bool):
             raise ValueError(f"{flag} must be a boolean")
@@ -92,7 +94,7 @@ def build(store: Store, faults: Faults, admin_token: str) -> Starlette:
                 return envelope(401, "api_authentication_failed", "admin token required")
             try:
                 return await handler(request)
-            except (ValueError, FaultConfigError, KeyError, TypeError) as problem:
+            except (ValueError, FaultConfigError, SettingsError, KeyError, TypeError) as problem:
                 return envelope(400, "invalid_request", str(problem))
             except Conflict as problem:
                 return envelope(409, "conflict", str(problem))
@@ -146,9 +148,13 @@ def build(store: Store, faults: Faults, admin_token: str) -> Starlette:
             return envelope(404, "resource_not_found", f"no console action {action}")
         if store.key_hash(site) is None:
             return envelope(404, "resource_not_found", "no such site")
-        form = as_form(await json_body(request))
+        fields = await json_body(request)
+        user = str(fields.pop("user", None) or CONSOLE_USER)  # who clicked (Chargebee's `user`)
+        form = as_form(fields)
         form.pop("expected_version", None)  # a person does not send versions
-        status, body, _ = service.write(store, site, action, form, source="admin_console")
+        status, body, _ = service.write(
+            store, site, action, form, source="admin_console", user=user
+        )
         return raw(status, body)
 
     async def requests(request: Request) -> Response:
@@ -166,6 +172,14 @@ def build(store: Store, faults: Faults, admin_token: str) -> Starlette:
         body = await json_body(request)
         faults.configure(body.get("global"), body.get("sites"))
         return JSONResponse(faults.snapshot())
+
+    async def get_settings(request: Request) -> Response:
+        return JSONResponse(store.settings())
+
+    async def set_settings(request: Request) -> Response:
+        store.save_settings(validate(await json_body(request), store.settings()))
+        faults.reload()  # the rate limiter reads the plan limits
+        return JSONResponse(store.settings())
 
     async def reset(request: Request) -> Response:
         store.reset()
@@ -201,6 +215,8 @@ def build(store: Store, faults: Faults, admin_token: str) -> Starlette:
         Route("/_admin/requests", guarded(requests)),
         Route("/_admin/faults", guarded(get_faults), methods=["GET"]),
         Route("/_admin/faults", guarded(set_faults), methods=["POST"]),
+        Route("/_admin/settings", guarded(get_settings), methods=["GET"]),
+        Route("/_admin/settings", guarded(set_settings), methods=["POST"]),
         Route("/_admin/reset", guarded(reset), methods=["POST"]),
         Route("/_admin/bulk", guarded(bulk), methods=["POST"]),
     ]

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import html
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -33,11 +34,16 @@ POSTS = {
     "/brightback_integration/connect": "connect",
     "/brightback_integration/update": "update",
     "/brightback_integration/disconnect": "disconnect",
-    "/brightback_integration/pre_cancel_sessions": "pre_cancel_sessions",
+    "/hosted_pages/pre_cancel": "pre_cancel",  # Chargebee's public Retention API route
     "/cancellation_settings/update": "cancellation_settings",
 }
 GETS = ("/brightback_integration", "/events")
 INT64 = 2**63
+# Chargebee's event `source` values (API v2); `source[is]` accepts exactly these.
+EVENT_SOURCES = frozenset({
+    "admin_console", "api", "bulk_operation", "scheduled_job", "hosted_page", "portal",
+    "system", "js_api", "migration", "external_service", "none",
+})  # fmt: skip
 UNAUTHORIZED = RuleViolation(
     401,
     "api_authentication_failed",
@@ -109,10 +115,14 @@ async def read_body(receive: Receive) -> bytes:
 
 
 async def respond(
-    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    body: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = b"application/json;charset=utf-8",
 ) -> None:
     headers = [
-        (b"content-type", b"application/json;charset=utf-8"),
+        (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
         *(extra or []),
     ]
@@ -148,6 +158,10 @@ class Api:
         site, rest = split_site(scope)
         key = header(scope, b"chargebee-idempotency-key") if method == "POST" else None
         payload = await read_body(receive)  # always drained, so keep-alive stays clean
+        if site is None and rest.startswith(RETENTION_PAGES):
+            status, page = retention_page(self.store, rest)
+            await respond(send, status, page, content_type=b"text/html;charset=utf-8")
+            return
         decision = self.faults.decide(site) if site else Decision()
         if decision.delay_s:
             await asyncio.sleep(decision.delay_s)
@@ -203,7 +217,14 @@ class Api:
                 return (*self.events(site, scope), False)
             if method == "POST" and rest in POSTS:
                 params = self.form(payload)
-                return service.write(self.store, site, POSTS[rest], params, idempotency_key=key)
+                return service.write(
+                    self.store,
+                    site,
+                    POSTS[rest],
+                    params,
+                    idempotency_key=key,
+                    page_base=page_base(scope),
+                )
         except RuleViolation as violation:
             return (*service.error(violation), False)
         if rest in POSTS or rest in GETS:
@@ -221,20 +242,66 @@ class Api:
         return dict(pairs)
 
     def events(self, site: str, scope: Scope) -> tuple[int, bytes]:
+        """GET /events with Chargebee's list parameters and filters."""
         query = dict(parse_qsl(scope.get("query_string", b"").decode(), keep_blank_values=True))
         limit = _int_param(query, "limit", 10)
         if not 1 <= limit <= 100:
             raise invalid("invalid_param", "limit : must be between 1 and 100", "limit")
         offset = _int_param(query, "offset", None)
         after = _int_param(query, "occurred_at[after]", None)
-        kind = query.get("event_type[is]") or None
+        kinds = _list_param(query, "event_type[in]")
+        if query.get("event_type[is]"):
+            kinds = [*(kinds or []), query["event_type[is]"]]
+        source = query.get("source[is]") or None
+        if source is not None and source not in EVENT_SOURCES:
+            raise invalid("invalid_param", "source[is] : not a known event source", "source[is]")
         events, more = self.store.events(
-            site, limit=limit, offset=offset, after=after, event_type=kind
+            site, limit=limit, offset=offset, after=after, event_types=kinds, source=source
         )
         body: dict[str, Any] = {"list": [{"event": e} for e in events]}
         if more is not None:
             body["next_offset"] = json.dumps([more])
         return 200, dumps(body)
+
+
+RETENTION_PAGES = "/retention/"
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Before you cancel</title>
+</head><body><main data-brightback-site="{site}" data-experience="retention_api"
+data-hosted-page="{page}"><h1>Before you cancel</h1>
+<p>Brightback site {site}: published retention_api experience.</p></main></body></html>"""
+
+
+def retention_page(store: Store, rest: str) -> tuple[int, bytes]:
+    """The Brightback page a pre-cancel hosted page's url leads to: found only for a page
+    that was handed out, while the retention_api experience is still published."""
+    parts = rest[len(RETENTION_PAGES) :].split("/")
+    if len(parts) != 3 or parts[1] != "retention_api":
+        return 404, b"<!doctype html><title>Not found</title>"
+    name, _, page_id = parts
+    if not store.published_page(name, page_id):
+        return 404, b"<!doctype html><title>Not found</title>"
+    return 200, PAGE.format(site=html.escape(name), page=html.escape(page_id)).encode()
+
+
+def page_base(scope: Scope) -> str:
+    """Where the emulator is reached from the client's side (scheme and Host header), so a
+    hosted page's url can be followed; Chargebee's own host otherwise."""
+    host = header(scope, b"host")
+    if not host or not all(c.isalnum() or c in ".-:[]" for c in host):
+        return service.PAGE_BASE
+    return f"{scope.get('scheme', 'http')}://{host}"
+
+
+def _list_param(query: dict[str, str], name: str) -> list[str] | None:
+    """A Chargebee list filter: `["a","b"]` as JSON, or `[a,b]` / `a,b` as sent by hand
+    (the official SDK writes Python's repr of a list: `['a', 'b']`)."""
+    value = query.get(name)
+    if value is None or value.strip() == "":
+        return None
+    items = [i.strip().strip("'\"").strip() for i in value.strip().strip("[]").split(",")]
+    if not all(items):
+        raise invalid("invalid_param", f"{name} : not a list of values", name)
+    return items
 
 
 def _int_param(query: dict[str, str], name: str, default: int | None) -> Any:

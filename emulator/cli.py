@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from emulator.seed import SeedError, apply_seed
+from emulator.settings import validate as validate_settings
 from emulator.store import Store
 
 TOKEN_ENV = "BRIGHTBACK_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - the name of the variable
@@ -36,6 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"admin Bearer token (default: env {TOKEN_ENV}, else generated into DB.admin-token)",
     )
     p.add_argument("--faults", help='JSON: {"global": {...}, "sites": {...}} or a file of it')
+    p.add_argument(
+        "--settings",
+        help='JSON: {"idempotency_window_s": 1800, "rate_limits": "chargebee" | {plan: n}, '
+        '"rate_limit_burst": n} or a file of it',
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,7 +73,7 @@ def load_faults(text: str) -> dict[str, Any]:
     source = path.read_text(encoding="utf-8") if path.is_file() else text
     value = yaml.safe_load(source) if path.suffix in (".yaml", ".yml") else json.loads(source)
     if not isinstance(value, dict):
-        raise ValueError("--faults must be a JSON object")
+        raise ValueError("--faults and --settings must be a JSON object")
     return value
 
 
@@ -87,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         if args.seed is not None and store.is_empty():
             apply_seed(store, args.seed)
         token, source = admin_token(args)
+        if args.settings:
+            store.save_settings(validate_settings(load_faults(args.settings), store.settings()))
         app = create_app(store, token)
         if args.faults:
             config = load_faults(args.faults)

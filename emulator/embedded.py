@@ -136,6 +136,10 @@ class AdminClient:
     def get_faults(self) -> dict[str, Any]:
         return dict(self._call("GET", "/_admin/faults"))
 
+    def set_settings(self, **settings: Any) -> dict[str, Any]:
+        """Idempotency window and per-plan rate limits (emulator/settings.py)."""
+        return dict(self._call("POST", "/_admin/settings", settings))
+
     def reset(self) -> None:
         self._call("POST", "/_admin/reset")
 

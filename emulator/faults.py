@@ -8,6 +8,7 @@ yields the same sequence of faults for the same sequence of requests.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -64,19 +65,27 @@ class Decision:
 
 
 class _Bucket:
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.tokens = float(per_minute)
+    """`per_minute` tokens a minute, at most `burst` (a minute's worth unless set) saved."""
+
+    def __init__(self, per_minute: int, burst: int | None = None) -> None:
+        self.per_minute = per_minute
+        self.capacity = float(burst or per_minute)
+        self.tokens = self.capacity
         self.stamp = time.monotonic()
 
     def take(self) -> bool:
         moment = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (moment - self.stamp) * self.capacity / 60)
+        refill = (moment - self.stamp) * self.per_minute / 60
+        self.tokens = min(self.capacity, self.tokens + refill)
         self.stamp = moment
         if self.tokens >= 1:
             self.tokens -= 1
             return True
         return False
+
+    def wait_s(self) -> int:
+        """Whole seconds until the next token (what Retry-After says), at least 1."""
+        return max(1, math.ceil((1 - self.tokens) * 60 / self.per_minute))
 
 
 def _slice(draw: float, config: Mapping[str, Any]) -> tuple[str | None, float]:
@@ -105,6 +114,11 @@ class Faults:
             scope: random.Random(config.get("seed")) for scope, config in self._scopes.items()
         }
         self._buckets: dict[str, _Bucket] = {}
+        settings = self._store.settings()
+        self._plan_limits: dict[str, int] = dict(settings["rate_limits"] or {})
+        self._plan_burst: int | None = settings["rate_limit_burst"]
+        self._plan_buckets: dict[str, _Bucket] = {}
+        self._plans: dict[str, str | None] = {}  # a site's plan never changes once created
 
     def reload(self) -> None:
         with self._lock:
@@ -135,6 +149,10 @@ class Faults:
         }
 
     def decide(self, site: str | None) -> Decision:
+        if self._plan_limits and site is not None:
+            wait = self._plan_limited(site)
+            if wait is not None:
+                return Decision(status=429, retry_after_s=wait, fault="plan_rate_limit")
         if not self._scopes:
             return Decision()
         with self._lock:
@@ -171,6 +189,19 @@ class Faults:
                 faults.append("lost_response")
         decision.fault = "+".join(faults) or None
         return decision
+
+    def _plan_limited(self, site: str) -> int | None:
+        """Chargebee's per-site limit for the site's plan: None (go on) or the Retry-After."""
+        if self._plans.get(site) is None:  # a site created later is looked up again
+            self._plans[site] = self._store.plan_of(site)
+        per_minute = self._plan_limits.get(self._plans[site] or "")
+        if per_minute is None:
+            return None
+        with self._lock:
+            bucket = self._plan_buckets.get(site)
+            if bucket is None:
+                bucket = self._plan_buckets[site] = _Bucket(per_minute, self._plan_burst)
+            return None if bucket.take() else bucket.wait_s()
 
     def _limited(self, site: str | None, config: Mapping[str, Any]) -> bool:
         per_minute = int(config.get("rate_limit_per_minute", 0))

@@ -85,9 +85,11 @@ class RuleViolation(Exception):
         return body
 
 
-def refused(code: str, message: str) -> RuleViolation:
-    """409 operation_failed: a state rule says no."""
-    return RuleViolation(409, "operation_failed", code, message)
+def refused(code: str, message: str, param: str | None = None) -> RuleViolation:
+    """400 operation_failed: a state rule says no. Chargebee answers state problems with
+    400 (not 409), `param` naming the field whose value the rule refuses; only the
+    contract's own stale-version conflict is a 409 (service.py)."""
+    return RuleViolation(400, "operation_failed", code, message, param)
 
 
 def invalid(code: str, message: str, param: str | None = None) -> RuleViolation:
@@ -191,6 +193,7 @@ def sign_up(state: SiteState, account: Account, params: Mapping[str, str], now: 
             "account_already_exists",
             f"Rule 1: a Brightback account for {state.email} already exists "
             f"({account.status}); connect to one of its Brightback sites instead of signing up",
+            "brightback_site",
         )
     created = Account(
         email=state.email,
@@ -221,17 +224,20 @@ def connect(state: SiteState, account: Account, params: Mapping[str, str], now: 
             "already_connected",
             f"The site is already connected to Brightback site {state.brightback_site}; "
             "disconnect first to connect elsewhere (rule 10)",
+            "brightback_site",
         )
     if account.status == "not_found":
         raise refused(
             "account_not_found",
             f"Rule 1: no Brightback account exists for {state.email}; sign up first",
+            "brightback_site",
         )
     if account.status == "pending_activation":
         raise refused(
             "account_not_activated",
             f"Rule 1: the Brightback account {state.email} is waiting for email activation; "
             "activate it from the email Brightback sent, then connect",
+            "brightback_site",
         )
     if brightback_site not in account.brightback_sites:
         have = ", ".join(sorted(account.brightback_sites)) or "none"
@@ -239,6 +245,7 @@ def connect(state: SiteState, account: Account, params: Mapping[str, str], now: 
             "brightback_site_not_found",
             f"Rule 3: Brightback site {brightback_site} is not in the account {state.email} "
             f"(it has: {have}); pick one of those",
+            "brightback_site",
         )
     generated = state.api_keys_generated + 1
     after = _bump(
@@ -270,12 +277,14 @@ def update(state: SiteState, account: Account, params: Mapping[str, str], now: i
         raise refused(
             "not_connected",
             "The site is not connected to Brightback; connect first (rules 1-4)",
+            "integrate_via" if mode is not None else "cancellation_via_brightback",
         )
     if toggle is False and state.toggle:
         raise refused(
             "cancellation_via_brightback_cannot_be_disabled",
             "Rule 9: Cancellation via Brightback cannot be turned off; disconnect the "
             "integration instead, then restore portal cancellation and reason codes",
+            "cancellation_via_brightback",
         )
     new_mode = mode if mode is not None else state.integrate_via
     changes: dict[str, Any] = {"integrate_via": new_mode}
@@ -286,6 +295,7 @@ def update(state: SiteState, account: Account, params: Mapping[str, str], now: i
                 "integration_mode_required",
                 "Rule 5: choose how to integrate Brightback (integrate_via=customer_portal or "
                 "retention_api) before turning on Cancellation via Brightback",
+                "integrate_via",
             )
         if state.reason_codes_enabled:
             raise refused(
@@ -293,6 +303,7 @@ def update(state: SiteState, account: Account, params: Mapping[str, str], now: i
                 "Rule 6: disable reason codes for subscription cancellations "
                 "(cancellation_settings/update reason_codes_enabled=false) before turning on "
                 "Cancellation via Brightback",
+                "cancellation_via_brightback",
             )
         changes.update(toggle=True, portal_cancellation_enabled=False)
         event = "cancellation_via_brightback_enabled"
@@ -312,7 +323,9 @@ def disconnect(state: SiteState, account: Account, params: Mapping[str, str], no
             "confirm",
         )
     if not state.connected:
-        raise refused("not_connected", "The site is not connected to Brightback; nothing to do")
+        raise refused(
+            "not_connected", "The site is not connected to Brightback; nothing to do", "confirm"
+        )
     after = _bump(
         state,
         now,
@@ -349,6 +362,7 @@ def cancellation_settings(
                 "cancellation_settings_hidden",
                 f"Rule 7: {wants[0][0]} is hidden while Cancellation via Brightback is on; "
                 "disconnect the integration to change the site's own cancel options",
+                wants[0][0],
             )
     changes: dict[str, Any] = {}
     if reason_codes is not None:
@@ -359,29 +373,41 @@ def cancellation_settings(
     return Outcome(after, "cancellation_settings_updated", _diff(state, after))
 
 
+SUBSCRIPTION_ID = "subscription[id]"  # Chargebee's form name on hosted_pages/pre_cancel
+
+
 def pre_cancel_check(state: SiteState, account: Account, params: Mapping[str, str]) -> str:
-    """Rule 11: only a live Retention API integration starts sessions; returns the sub id."""
-    subscription_id = params.get("subscription_id")
+    """Rule 11: only a live Retention API integration gets a pre-cancel page; returns the
+    subscription id. Refusals name `subscription[id]`: that subscription's site cannot
+    give a Brightback page now."""
+    subscription_id = params.get(SUBSCRIPTION_ID)
     if not subscription_id:
-        raise missing("subscription_id")
+        raise missing(SUBSCRIPTION_ID)
     if not state.connected:
-        raise refused("not_connected", "The site is not connected to Brightback; connect first")
+        raise refused(
+            "not_connected",
+            "The site is not connected to Brightback; connect first",
+            SUBSCRIPTION_ID,
+        )
     if state.integrate_via != "retention_api":
         raise refused(
             "wrong_integration_mode",
-            f"Rule 11: pre-cancel sessions need integrate_via=retention_api (the site "
+            f"Rule 11: pre-cancel pages need integrate_via=retention_api (the site "
             f"integrates via {state.integrate_via or 'nothing yet'}); change the mode",
+            SUBSCRIPTION_ID,
         )
     if not state.toggle:
         raise refused(
             "cancellation_via_brightback_disabled",
-            "Rule 11: turn on Cancellation via Brightback before starting pre-cancel sessions",
+            "Rule 11: turn on Cancellation via Brightback before requesting pre-cancel pages",
+            SUBSCRIPTION_ID,
         )
     if not account.published(state.brightback_site, state.integrate_via):
         raise refused(
             "experience_not_published",
             f"Rule 8: the retention_api experience of Brightback site {state.brightback_site} "
             "is not published; publish it in Brightback",
+            SUBSCRIPTION_ID,
         )
     return subscription_id
 

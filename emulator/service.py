@@ -28,6 +28,8 @@ from emulator.rules import (
 from emulator.store import Conflict, Store, dumps, now
 
 Answer = tuple[int, bytes, bool]  # status, body, replayed
+PAGE_BASE = "https://retention.brightback.example"  # where pre-cancel pages lead by default
+PAGE_LIFETIME_S = 3600  # a pre-cancel hosted page expires an hour after it is made
 
 
 def integration(state: SiteState, account: Account) -> dict[str, Any]:
@@ -85,17 +87,21 @@ def write(
     *,
     source: str = "api",
     idempotency_key: str | None = None,
+    user: str | None = None,
+    page_base: str = PAGE_BASE,
 ) -> Answer:
-    """Run one POST. A replayed key answers the stored bytes and changes nothing."""
+    """Run one POST. A replayed key answers the stored bytes and changes nothing, for
+    `idempotency_window_s` (settings.py); after that the key is new again."""
     route = action
     digest = body_hash(params)
+    window = float(store.settings()["idempotency_window_s"])
     with store.transaction() as conn:
         if idempotency_key:
-            prior = store.idempotent_answer(conn, site, idempotency_key)
+            prior = store.idempotent_answer(conn, site, idempotency_key, window_s=window)
             if prior is not None:
                 if (prior[0], prior[1]) != (route, digest):
                     reused = RuleViolation(
-                        409,
+                        400,
                         "invalid_request",
                         "idempotency_key_reused",
                         "The chargebee-idempotency-key was already used for a different "
@@ -103,7 +109,7 @@ def write(
                     )
                     return (*error(reused), False)
                 return prior[2], prior[3], True
-        status, body = _decide(store, conn, site, action, params, source)
+        status, body = _decide(store, conn, site, action, params, source, user, page_base)
         if idempotency_key and status < 500:
             store.remember_answer(conn, site, idempotency_key, route, digest, status, body)
         return status, body, False
@@ -116,6 +122,8 @@ def _decide(
     action: str,
     params: Mapping[str, str],
     source: str,
+    user: str | None,
+    page_base: str,
 ) -> tuple[int, bytes]:
     state = store.load_site(conn, site)
     if state is None:
@@ -123,8 +131,9 @@ def _decide(
     account = store.account(conn, state.email)
     try:
         _check_version(state, params.get("expected_version"))
-        if action == "pre_cancel_sessions":
-            return 200, dumps({"pre_cancel_session": _session(store, conn, state, account, params)})
+        if action == "pre_cancel":
+            page = _pre_cancel_page(store, conn, state, account, params, page_base)
+            return 200, dumps({"hosted_page": page})
         outcome = WRITES[action](state, account, params, now())
     except RuleViolation as violation:
         return error(violation)
@@ -135,15 +144,15 @@ def _decide(
             taken = refused(
                 "brightback_site_taken",
                 "Rule 3: that Brightback site name belongs to another account; pick another",
+                "brightback_site",
             )
             return error(taken)
         account = store.account(conn, state.email)
     store.save_site(conn, outcome.state)
     resource = integration(outcome.state, account)
-    changes = [c.to_dict() for c in outcome.changes]
-    store.add_event(conn, site, source, outcome.event_type, changes, resource, now())
+    store.add_event(conn, site, source, outcome.event_type, resource, now(), user)
     if outcome.new_account is not None:  # other sites of the same email see the account too
-        touch_sites_of(store, conn, state.email, outcome.event_type, changes, source, skip=site)
+        touch_sites_of(store, conn, state.email, outcome.event_type, source, skip=site, user=user)
     return 200, dumps({"brightback_integration": resource})
 
 
@@ -166,25 +175,40 @@ def _check_version(state: SiteState, expected: str | None) -> None:
         )
 
 
-def _session(
+def _pre_cancel_page(
     store: Store,
     conn: sqlite3.Connection,
     state: SiteState,
     account: Account,
     params: Mapping[str, str],
+    page_base: str,
 ) -> dict[str, Any]:
-    """Rule 11: a pre-cancel session, only for a live Retention API integration."""
+    """Rule 11: Chargebee's `hosted_page` of type pre_cancel, for a live Retention API
+    integration only. Its url leads to the Brightback page of the site's published
+    retention_api experience (served by this emulator under /retention/)."""
     subscription_id = pre_cancel_check(state, account, params)
-    session_id = f"pcs_{secrets.token_hex(10)}"
-    session = {
-        "id": session_id,
-        "url": f"https://{state.brightback_site}.brightback.example/cancel/{session_id}",
-        "subscription_id": subscription_id,
-        "brightback_site": state.brightback_site,
-        "created_at": now(),
+    page_id = f"hp_{secrets.token_hex(10)}"
+    created = now()
+    url = f"{page_base}/retention/{state.brightback_site}/retention_api/{page_id}"
+    page: dict[str, Any] = {
+        "id": page_id,
+        "type": "pre_cancel",
+        "url": url,
+        "state": "created",
+        "embed": False,
+        "created_at": created,
+        "expires_at": created + PAGE_LIFETIME_S,
+        "updated_at": created,
+        "resource_version": created * 1000,
+        "object": "hosted_page",
     }
-    store.add_session(conn, {**session, "site": state.site})
-    return session
+    if params.get("pass_thru_content"):
+        page["pass_thru_content"] = params["pass_thru_content"]
+    store.add_session(conn, {
+        "id": page_id, "site": state.site, "subscription_id": subscription_id,
+        "brightback_site": state.brightback_site, "url": url, "created_at": created,
+    })  # fmt: skip
+    return page
 
 
 def not_found(what: str) -> RuleViolation:
@@ -196,9 +220,9 @@ def touch_sites_of(
     conn: sqlite3.Connection,
     email: str,
     event_type: str,
-    changes: list[dict[str, Any]],
     source: str,
     skip: str | None = None,
+    user: str | None = None,
 ) -> None:
     """An account change is a change of every site's view of it: new version, an event."""
     account = store.account(conn, email)
@@ -209,7 +233,7 @@ def touch_sites_of(
         bumped = dataclasses.replace(state, version=state.version + 1, updated_at=at)
         store.save_site(conn, bumped)
         resource = integration(bumped, account)
-        store.add_event(conn, state.site, source, event_type, changes, resource, at)
+        store.add_event(conn, state.site, source, event_type, resource, at, user)
 
 
 def read(store: Store, site: str) -> tuple[int, bytes]:
@@ -247,7 +271,7 @@ def create_account(
         store.save_account(conn, Account(email=email, status=status))
         for name in brightback_sites:
             store.add_brightback_site(conn, email, name)
-        touch_sites_of(store, conn, email, "brightback_account_signed_up", [], "admin_console")
+        touch_sites_of(store, conn, email, "brightback_account_signed_up", "admin_console")
 
 
 def activate(store: Store, email: str) -> None:
@@ -258,10 +282,7 @@ def activate(store: Store, email: str) -> None:
         if account.status == "active":
             return
         store.save_account(conn, dataclasses.replace(account, status="active"))
-        change = {"field": "account.status", "from": account.status, "to": "active"}
-        touch_sites_of(
-            store, conn, email, "brightback_account_activated", [change], "admin_console"
-        )
+        touch_sites_of(store, conn, email, "brightback_account_activated", "admin_console")
 
 
 def add_brightback_site(store: Store, email: str, name: str) -> None:
@@ -269,10 +290,7 @@ def add_brightback_site(store: Store, email: str, name: str) -> None:
         if store.account(conn, email).status == "not_found":
             raise Conflict(f"no account {email}")
         store.add_brightback_site(conn, email, name)
-        change = {"field": "account.brightback_sites", "from": None, "to": name}
-        touch_sites_of(
-            store, conn, email, "brightback_integration_updated", [change], "admin_console"
-        )
+        touch_sites_of(store, conn, email, "brightback_integration_updated", "admin_console")
 
 
 def set_experience(store: Store, name: str, mode: str, published: bool) -> None:
@@ -284,6 +302,5 @@ def set_experience(store: Store, name: str, mode: str, published: bool) -> None:
         if row[0] == value:
             return
         email = store.set_experience(conn, name, mode, value)
-        change = {"field": f"account.brightback_sites.{name}.{mode}", "from": row[0], "to": value}
         event = "brightback_experience_" + ("published" if published else "unpublished")
-        touch_sites_of(store, conn, email, event, [change], "admin_console")
+        touch_sites_of(store, conn, email, event, "admin_console")

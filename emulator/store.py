@@ -17,12 +17,13 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from emulator.rules import BRIGHTBACK_SITE_NAME, MODES, Account, SiteState
+from emulator.settings import DEFAULTS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (
@@ -35,11 +36,12 @@ CREATE TABLE IF NOT EXISTS bb_sites (
 CREATE INDEX IF NOT EXISTS bb_sites_email ON bb_sites(email);
 CREATE TABLE IF NOT EXISTS idempotency (
     site TEXT NOT NULL, key TEXT NOT NULL, route TEXT NOT NULL, body_hash TEXT NOT NULL,
-    status INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (site, key));
+    status INTEGER NOT NULL, body BLOB NOT NULL, created_at REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (site, key));
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, ev_id TEXT NOT NULL, site TEXT NOT NULL,
     occurred_at INTEGER NOT NULL, source TEXT NOT NULL, event_type TEXT NOT NULL,
-    content TEXT NOT NULL);
+    content TEXT NOT NULL, user TEXT);
 CREATE INDEX IF NOT EXISTS events_site ON events(site, id);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, site TEXT, method TEXT NOT NULL,
@@ -50,8 +52,38 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, subscription_id TEXT NOT NULL,
     brightback_site TEXT NOT NULL, url TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (scope TEXT PRIMARY KEY, config TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release: a database from before gets them on open (an old
+# idempotency record has created_at 0, so it has expired, as it would have by now).
+MIGRATIONS = (
+    (
+        "idempotency",
+        "created_at",
+        "ALTER TABLE idempotency ADD COLUMN created_at REAL NOT NULL DEFAULT 0",
+    ),
+    ("events", "user", "ALTER TABLE events ADD COLUMN user TEXT"),
+)
 TABLES = ("sites", "accounts", "bb_sites", "idempotency", "events", "requests", "sessions")
+
+
+def _event(row: sqlite3.Row) -> dict[str, Any]:
+    """One stored event in Chargebee's event shape (API v2)."""
+    event: dict[str, Any] = {
+        "id": row["ev_id"],
+        "occurred_at": row["occurred_at"],
+        "source": row["source"],
+    }
+    if row["user"] is not None:
+        event["user"] = row["user"]
+    event.update(
+        webhook_status="not_configured",  # the emulator sends no webhooks
+        event_type=row["event_type"],
+        api_version="v2",
+        content=json.loads(row["content"]),
+        object="event",
+    )
+    return event
 
 
 class Conflict(Exception):
@@ -77,12 +109,17 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self._lock = threading.RLock()
         self.generation = 0  # bumped by reset(): requests begun before it are not logged
+        self._settings: dict[str, Any] | None = None
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(SCHEMA)
+        for table, column, statement in MIGRATIONS:
+            columns = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._conn.execute(statement)
 
     def close(self) -> None:
         with self._lock:
@@ -117,8 +154,9 @@ class Store:
     def reset(self) -> None:
         self.generation += 1
         with self.transaction() as conn:
-            for table in (*TABLES, "faults"):
+            for table in (*TABLES, "faults", "settings"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            self._settings = None
             conn.execute("DELETE FROM sqlite_sequence")
 
     # --- sites and accounts -----------------------------------------------------------
@@ -218,15 +256,18 @@ class Store:
         site: str,
         source: str,
         event_type: str,
-        changes: list[dict[str, Any]],
         resource: dict[str, Any],
         occurred_at: int,
+        user: str | None = None,
     ) -> None:
-        content = json.dumps({"changes": changes, "brightback_integration": resource})
+        """Record what Chargebee's events carry: who (`source`, `user`), what kind, when,
+        and a snapshot of the resource after the change; no diff, no version of its own."""
+        snapshot = {k: v for k, v in resource.items() if k != "version"}
+        content = json.dumps({"brightback_integration": snapshot})
         conn.execute(
-            "INSERT INTO events (ev_id, site, occurred_at, source, event_type, content) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (f"ev_{secrets.token_hex(10)}", site, occurred_at, source, event_type, content),
+            "INSERT INTO events (ev_id, site, occurred_at, source, event_type, content, user) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (f"ev_{secrets.token_hex(10)}", site, occurred_at, source, event_type, content, user),
         )
 
     def events(
@@ -236,7 +277,8 @@ class Store:
         limit: int,
         offset: int | None,
         after: int | None,
-        event_type: str | None,
+        event_types: Sequence[str] | None = None,
+        source: str | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Newest first; the offset is the row id to continue below (opaque to clients)."""
         sql = "SELECT * FROM events WHERE site=?"
@@ -247,38 +289,37 @@ class Store:
         if after is not None:
             sql += " AND occurred_at>?"
             args.append(after)
-        if event_type is not None:
-            sql += " AND event_type=?"
-            args.append(event_type)
+        if event_types:
+            sql += f" AND event_type IN ({','.join('?' * len(event_types))})"
+            args.extend(event_types)
+        if source is not None:
+            sql += " AND source=?"
+            args.append(source)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(limit + 1)
         with self.reading() as conn:
             rows = conn.execute(sql, args).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        events = [
-            {
-                "id": r["ev_id"],
-                "occurred_at": r["occurred_at"],
-                "source": r["source"],
-                "event_type": r["event_type"],
-                "api_version": "v2",
-                "content": json.loads(r["content"]),
-            }
-            for r in rows
-        ]
+        events = [_event(r) for r in rows]
         return events, (int(rows[-1]["id"]) if more and rows else None)
 
     # --- idempotency, sessions, request log, faults ------------------------------------
 
     def idempotent_answer(
-        self, conn: sqlite3.Connection, site: str, key: str
+        self, conn: sqlite3.Connection, site: str, key: str, *, window_s: float
     ) -> tuple[str, str, int, bytes] | None:
+        """The answer first given for `key`, if it is younger than `window_s` seconds.
+        An older record is deleted: after the window the key is new again."""
         row = conn.execute(
-            "SELECT route, body_hash, status, body FROM idempotency WHERE site=? AND key=?",
+            "SELECT route, body_hash, status, body, created_at FROM idempotency "
+            "WHERE site=? AND key=?",
             (site, key),
         ).fetchone()
         if row is None:
+            return None
+        if time.time() - float(row[4]) >= window_s:
+            conn.execute("DELETE FROM idempotency WHERE site=? AND key=?", (site, key))
             return None
         return str(row[0]), str(row[1]), int(row[2]), bytes(row[3])
 
@@ -293,8 +334,8 @@ class Store:
         body: bytes,
     ) -> None:
         conn.execute(
-            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-            (site, key, route, body_hash, status, body),
+            "INSERT INTO idempotency VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (site, key, route, body_hash, status, body, time.time()),
         )
 
     def add_session(self, conn: sqlite3.Connection, session: Mapping[str, Any]) -> None:
@@ -303,6 +344,17 @@ class Store:
             (session["id"], session["site"], session["subscription_id"],
              session["brightback_site"], session["url"], session["created_at"]),
         )  # fmt: skip
+
+    def published_page(self, brightback_site: str, page_id: str) -> bool:
+        """Whether `page_id` is a pre-cancel page of `brightback_site` and its
+        retention_api experience is published now."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT b.retention_api FROM sessions s JOIN bb_sites b "
+                "ON b.name = s.brightback_site WHERE s.id=? AND s.brightback_site=?",
+                (page_id, brightback_site),
+            ).fetchone()
+        return row is not None and row[0] == "published"
 
     def log_request(
         self,
@@ -357,6 +409,29 @@ class Store:
         with self.reading() as conn:
             rows = conn.execute("SELECT scope, config FROM faults").fetchall()
         return {str(r[0]): json.loads(r[1]) for r in rows}
+
+    def settings(self) -> dict[str, Any]:
+        """The emulator settings (emulator/settings.py), defaults filled in; read from the
+        database once, then from memory (only `save_settings` and `reset` change them)."""
+        with self._lock:
+            if self._settings is None:
+                rows = self._conn.execute("SELECT name, value FROM settings").fetchall()
+                self._settings = {**DEFAULTS, **{str(r[0]): json.loads(r[1]) for r in rows}}
+            return dict(self._settings)
+
+    def save_settings(self, values: Mapping[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM settings")
+            conn.executemany(
+                "INSERT INTO settings VALUES (?, ?)",
+                [(name, json.dumps(value)) for name, value in values.items()],
+            )
+            self._settings = None
+
+    def plan_of(self, site: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT state FROM sites WHERE site=?", (site,)).fetchone()
+        return None if row is None else str(json.loads(row[0]).get("plan", "live"))
 
     def save_faults(self, scopes: Mapping[str, Mapping[str, Any]]) -> None:
         """Replace the whole configuration: scope '' is global, others are site names."""

@@ -2,7 +2,7 @@
 
 Two classes on purpose. `ReadOnlyClient` (what `brightback plan` gets) has no write method,
 and its transport refuses any method but GET, so a dry run cannot write even by mistake.
-`Client` adds `execute()` (one route per planned `Action`) and `pre_cancel_session()`.
+`Client` adds `execute()` (one route per planned `Action`) and `pre_cancel_page()`.
 
 What a caller may rely on:
 - the API key is resolved from the site's reference at every call (so rotation works) and
@@ -21,6 +21,7 @@ import base64
 import email.utils
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 import random
@@ -30,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from types import TracebackType
@@ -49,12 +50,15 @@ from reconciler.errors import ApiError, ClientConfigError, TransportError
 from reconciler.fields import Scalar
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
+from reconciler.pacing import SMALLEST_PLAN_PER_MINUTE, Pacer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL_TEMPLATE = "https://{site}.chargebee.com/api/v2"
 URL_ENV = "BRIGHTBACK_API_URL"
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
+PRE_CANCEL_PATH = "/hosted_pages/pre_cancel"  # Chargebee's public Retention API route
+EVENTS_PATH = "/events"  # Chargebee's public event list
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # retried; anything else is final
 # Describe the body as sent; the body a _Session keeps is already decoded and whole.
 _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -85,6 +89,8 @@ class ClientConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_connections: int = 32  # size it to the fleet's concurrency
     verify: bool = True  # TLS verification; never turned off by the CLI
+    # After a site's first 429, pace it at no more than this (reconciler/pacing.py).
+    rate_limit_per_minute: int = SMALLEST_PLAN_PER_MINUTE
 
     def __post_init__(self) -> None:
         if "{site}" not in self.url_template:
@@ -260,6 +266,7 @@ class _Session:
         self.stats = stats
         self._sleep = sleep
         self._rng = rng
+        self.pacer = Pacer(config.rate_limit_per_minute, sleep=sleep)
         self._timeout = httpx.Timeout(
             config.timeout,
             connect=config.connect_timeout,
@@ -305,6 +312,7 @@ class _Session:
         what = f"{site}: {method} {path}"
         last_problem = ""
         for attempt in range(policy.max_attempts):
+            self.pacer.before_request(site)  # waits only for a site that answered 429
             self.stats.request(method)
             delay: float | None = None
             try:
@@ -368,6 +376,8 @@ class _Session:
             if delay is None:
                 delay = policy.backoff(attempt, self._rng)
             self.stats.retry(reason)
+            if reason == "http_429":  # from now on the site's requests wait their turn
+                self.pacer.rate_limited(site, waiting_s=delay)
             log.info(
                 "%s: %s, retry %d/%d in %.2fs",
                 what,
@@ -500,15 +510,33 @@ class ReadOnlyClient:
         return _live(body, desired.site)
 
     def events(
-        self, desired: Desired, *, since: int | None = None, limit: int = 10
+        self,
+        desired: Desired,
+        *,
+        since: int | None = None,
+        limit: int = 10,
+        event_types: Sequence[str] = (),
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Recent events, newest first; `since` is epoch seconds (exclusive)."""
+        """Recent events, newest first, from Chargebee's public `GET /events`: `since` is
+        epoch seconds (exclusive, `occurred_at[after]`), `event_types` is `event_type[in]`,
+        `source` is `source[is]`. Each is Chargebee's event object (`id`, `occurred_at`,
+        `source`, `user`, `event_type`, `api_version`, `content`); entries that are not
+        are dropped rather than guessed at."""
         params = {"limit": str(max(1, min(100, limit)))}
         if since is not None:
             params["occurred_at[after]"] = str(since)
-        body = self._session.request(desired, "GET", "/events", params=params)
+        if event_types:
+            params["event_type[in]"] = json.dumps(list(event_types), separators=(",", ":"))
+        if source is not None:
+            params["source[is]"] = source
+        body = self._session.request(desired, "GET", EVENTS_PATH, params=params)
         entries = body.get("list", [])
-        return [e["event"] for e in entries if isinstance(e, dict) and "event" in e]
+        return [
+            e["event"]
+            for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict) and _is_event(e.get("event"))
+        ]
 
     def close(self) -> None:
         self._session.close()
@@ -523,6 +551,15 @@ class ReadOnlyClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _is_event(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("id"), str)
+        and isinstance(value.get("occurred_at"), int)
+        and isinstance(value.get("content"), dict)
+    )
 
 
 def _live(body: Mapping[str, Any], site: str) -> Live:
@@ -562,29 +599,47 @@ class Client(ReadOnlyClient):
         )
         return _live(body, desired.site)
 
-    def pre_cancel_session(self, desired: Desired, subscription_id: str) -> dict[str, Any]:
-        """Start a Brightback cancel session (retention_api mode, rule 11): the probe."""
+    def pre_cancel_page(
+        self,
+        desired: Desired,
+        subscription_id: str,
+        *,
+        pass_thru_content: str | None = None,
+        cancel_url: str | None = None,
+        redirect_url: str | None = None,
+    ) -> dict[str, Any]:
+        """Chargebee's public `POST /hosted_pages/pre_cancel` (Retention API, rule 11): the
+        `hosted_page` whose url starts a Brightback cancel session. The probe."""
+        form = {"subscription[id]": subscription_id}
+        optional = {
+            "pass_thru_content": pass_thru_content,
+            "cancel_url": cancel_url,
+            "redirect_url": redirect_url,
+        }
+        form.update({name: value for name, value in optional.items() if value is not None})
         body = self._session.request(
             desired,
             "POST",
-            "/brightback_integration/pre_cancel_sessions",
-            form={"subscription_id": subscription_id},
+            PRE_CANCEL_PATH,
+            form=form,
             idempotency_key=f"bbgo-probe-{uuid.uuid4()}",  # one per call, stable across retries
         )
-        session = body.get("pre_cancel_session")
-        if not isinstance(session, dict):
+        page = body.get("hosted_page")
+        if not (isinstance(page, dict) and page.get("type") == "pre_cancel" and page.get("url")):
             raise ApiError(
-                "answer has no pre_cancel_session",
+                "answer has no pre_cancel hosted_page with a url",
                 http_status=200,
                 api_error_code="unexpected_response",
                 site=desired.site,
             )
-        return session
+        return page
 
 
 __all__ = [
     "DEFAULT_URL_TEMPLATE",
+    "EVENTS_PATH",
     "IDEMPOTENCY_HEADER",
+    "PRE_CANCEL_PATH",
     "ROUTES",
     "URL_ENV",
     "Client",

@@ -387,11 +387,13 @@ class _Pass:
         if entry.report is not None:
             return entry
         known = self.state.sites.get(entry.desired.site)
+        seen = known is not None and not entry.orphan
         read = read_and_plan(
             client,
             entry.desired,
             self.options.allow_disconnect or entry.orphan,
-            known.in_sync_version if known is not None and not entry.orphan else None,
+            known.in_sync_version if known is not None and seen else None,
+            known.last_seen_at if known is not None and seen else None,
         )
         read.orphan = entry.orphan
         return read
@@ -538,7 +540,6 @@ class _Pass:
                 return found
             now = time.time()
             known = self.state.sites.get(d.site)
-            after_version = known.last_version if known is not None else None
             st = known or SiteState(site=d.site, name=d.name)
             st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
             st.spec_json, st.spec_hash = self.spec_of(d)
@@ -553,7 +554,7 @@ class _Pass:
             if report.live is not None:
                 st.last_version = report.live.version
                 st.in_sync = converged(report)
-            resolved = resolve_drift(entry, report, result, after_version)
+            resolved = resolve_drift(entry, report, result)
             st.note_drift(self.pass_no, now, [(item.field, how) for item, how, _ in resolved])
             found = self.settled[d.site] = _Settled(st, resolved)
         self.store.record_site(st)
@@ -607,8 +608,7 @@ class _Pass:
                 )
             for item, _, who in resolved:
                 if who is not None:
-                    by = "the admin console" if who.source == "admin_console" else who.source
-                    notes.append(f"{d.name}: {item.field} was changed via {by} ({who.event_type})")
+                    notes.append(f"{d.name}: {item.field} was changed {who.describe()}")
             if d.name in probes and not probes[d.name]["ok"]:
                 notes.append(f"{d.name}: probe failed: {probes[d.name]['error']}")
             fleet_sites[d.name] = FleetSite(

@@ -26,6 +26,9 @@ from reconciler.rules import hands_off
 
 SITE_ERRORS = (CredentialError, ApiError, TransportError)
 EVENTS_LOOKED_AT = 20
+# Events from a little before the last in-sync pass are read too: their snapshots hold the
+# values that pass left (the desired ones), so they cannot be mistaken for the change.
+CLOCK_SLACK_S = 5
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Planned:
     plan: Plan | None = None
     report: SiteReport | None = None  # set when the site is done after phase 1
     events: list[dict[str, Any]] = field(default_factory=list)
+    events_checked: bool = False  # the events were read to say who made the drift
     skipped: SkipReason | None = None  # why the site was not reconciled
     orphan: bool = False
     read_at: float = 0.0  # epoch seconds when the phase-1 read started
@@ -60,19 +64,24 @@ class Planned:
 def wants_events(live_version: int, in_sync_version: int | None) -> bool:
     """Whether the site's events can say who made its drift: only when the site was seen
     in sync at `in_sync_version` (from the state file) and has changed since. A site never
-    seen, being onboarded, or already drifted when last seen has nothing to attribute
-    (`attribute` only names events after the version we left), so it costs no request.
+    seen, being onboarded, or already drifted when last seen has no drift that is news, so
+    it costs no request.
     """
     return in_sync_version is not None and live_version > in_sync_version
 
 
 def read_and_plan(
-    client: Client, desired: Desired, allow_disconnect: bool, in_sync_version: int | None = None
+    client: Client,
+    desired: Desired,
+    allow_disconnect: bool,
+    in_sync_version: int | None = None,
+    in_sync_at: float | None = None,
 ) -> Planned:
     """Read the site, plan it, and fetch recent events when there is drift to explain.
 
     `in_sync_version`: the live version at which the last pass left the site in sync, if
-    it did (see `wants_events`).
+    it did (see `wants_events`); `in_sync_at`: when (epoch seconds). Only events after it
+    are read, so every snapshot they hold is newer than the state the pass saw.
     """
     read_at = time.time()
     try:
@@ -82,8 +91,10 @@ def read_and_plan(
     site_plan = plan(desired, live, allow_disconnect=allow_disconnect)
     planned = Planned(desired, live=live, plan=site_plan, read_at=read_at)
     if wants_events(live.version, in_sync_version) and site_plan.drift:
+        since = int(in_sync_at) - CLOCK_SLACK_S if in_sync_at is not None else None
         try:
-            planned.events = client.events(desired, limit=EVENTS_LOOKED_AT)
+            planned.events = client.events(desired, since=since, limit=EVENTS_LOOKED_AT)
+            planned.events_checked = True
         except SITE_ERRORS:
             planned.events = []  # attribution is a nicety; the drift is still reported
     return planned
@@ -170,9 +181,10 @@ def apply_planned(
 
 
 def resolve_drift(
-    planned: Planned, report: SiteReport, result: SiteResult | None, after_version: int | None
+    planned: Planned, report: SiteReport, result: SiteResult | None
 ) -> list[tuple[Drift, Resolution, ChangedBy | None]]:
-    """Each real drift of the first plan, what the pass did about it, and who made it."""
+    """Each real drift of the first plan, what the pass did about it, and who made it
+    (None when the events were not read: the drift is not news, see `wants_events`)."""
     if planned.plan is None:
         return []
     drift = planned.plan.drift
@@ -191,14 +203,17 @@ def resolve_drift(
             how = Resolution.CORRECTED
         else:
             how = Resolution.PENDING
-        resolved.append((item, how, attribute(item.field, planned.events, after_version)))
+        # The site was in sync when last seen, so the field then held its desired value.
+        who = attribute(item.field, planned.events, item.desired)
+        resolved.append((item, how, who if planned.events_checked else None))
     return resolved
 
 
 def probe_sites(
     client: Client, entries: list[Planned], reports: list[SiteReport | None]
 ) -> dict[str, dict[str, Any]]:
-    """Start a pre-cancel session for each retention_api site with a test subscription."""
+    """Ask Chargebee's pre-cancel hosted page for each retention_api site with a test
+    subscription: a page answered proves cancellations reach Brightback."""
     found: dict[str, dict[str, Any]] = {}
     for entry, report in zip(entries, reports, strict=True):
         d = entry.desired
@@ -207,9 +222,9 @@ def probe_sites(
         if report is None or report.status is SiteStatus.FAILED:
             continue
         try:
-            session = client.pre_cancel_session(d, d.probe.subscription_id)
+            page = client.pre_cancel_page(d, d.probe.subscription_id)
         except SITE_ERRORS as exc:
             found[d.name] = {"ok": False, "error": str(exc)}
         else:
-            found[d.name] = {"ok": True, "session_id": str(session.get("id", ""))}
+            found[d.name] = {"ok": True, "session_id": str(page.get("id", ""))}
     return found

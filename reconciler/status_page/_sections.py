@@ -50,8 +50,11 @@ def _provenance(entry: Mapping[str, Any] | None) -> str:
         return ""
     parts = [str(entry["resolution"])] if entry.get("resolution") else []
     by = entry.get("changed_by")
-    if isinstance(by, Mapping):
-        parts.append(f"changed via {by.get('source', '?')}: {by.get('event_type', '?')}")
+    if isinstance(by, Mapping) and by.get("source") == "outside_this_tool":
+        parts.append("changed outside this tool")
+    elif isinstance(by, Mapping):
+        who = f" by {by['user']}" if by.get("user") else ""
+        parts.append(f"changed via {by.get('source', '?')}{who}: {by.get('event_type', '?')}")
     return f" ({'; '.join(parts)})" if parts else ""
 
 

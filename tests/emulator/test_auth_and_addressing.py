@@ -94,7 +94,7 @@ def test_admin_calls_are_not_in_the_request_log(emulator: RunningEmulator) -> No
 def test_console_clicks_obey_the_same_rules_as_the_api(acme: Site) -> None:
     admin = acme.emulator.admin
     refused = admin.ui("acme", "update", integrate_via="customer_portal")
-    assert refused.status_code == 409 and refused.json()["api_error_code"] == "not_connected"
+    assert refused.status_code == 400 and refused.json()["api_error_code"] == "not_connected"
     clicked = admin.ui("acme", "connect", brightback_site="acme-bb", access_level="read_write")
     assert clicked.status_code == 200
     assert clicked.json()["brightback_integration"]["connection"]["status"] == "connected"

@@ -18,21 +18,44 @@ def feed(site: Site, **params: Any) -> list[dict[str, Any]]:
     return [item["event"] for item in events(site, **params)["list"]]
 
 
-def test_writes_are_events_newest_first_with_their_changes_and_source(acme: Site) -> None:
+CHARGEBEE_EVENT_FIELDS = {
+    "id", "occurred_at", "source", "user", "webhook_status", "event_type", "api_version",
+    "content", "object",
+}  # fmt: skip
+SOURCES = {
+    "admin_console", "api", "bulk_operation", "scheduled_job", "hosted_page", "portal",
+    "system", "js_api", "migration", "external_service", "none",
+}  # fmt: skip
+
+
+def test_writes_are_chargebee_events_newest_first_with_source_user_and_a_snapshot(
+    acme: Site,
+) -> None:
     acme.connect()
-    acme.emulator.admin.ui("acme", "cancellation_settings", portal_cancellation_enabled=False)
-    latest, connected = feed(acme)[:2]
-    assert latest["event_type"] == "cancellation_settings_updated"
-    assert latest["source"] == "admin_console"
-    assert latest["content"]["changes"] == [
-        {"field": "cancellation_settings.portal_cancellation_enabled", "from": True, "to": False}
-    ]
-    assert latest["content"]["brightback_integration"]["version"] == acme.version()
-    assert connected["event_type"] == "brightback_connected" and connected["source"] == "api"
-    assert {"field": "connection.status", "from": "disconnected", "to": "connected"} in (
-        connected["content"]["changes"]
+    acme.emulator.admin.ui(
+        "acme", "cancellation_settings", portal_cancellation_enabled=False, user="ann@acme.example"
     )
+    body = events(acme)
+    assert set(body) <= {"list", "next_offset"}
+    latest, connected = [item["event"] for item in body["list"]][:2]
+    assert set(latest) <= CHARGEBEE_EVENT_FIELDS and latest["object"] == "event"
+    assert latest["event_type"] == "cancellation_settings_updated"
+    assert latest["source"] == "admin_console" and latest["user"] == "ann@acme.example"
     assert latest["id"].startswith("ev_") and latest["api_version"] == "v2"
+    snapshot = latest["content"]["brightback_integration"]
+    assert snapshot["cancellation_settings"]["portal_cancellation_enabled"] is False
+    assert connected["event_type"] == "brightback_connected" and connected["source"] == "api"
+    assert connected["content"]["brightback_integration"]["connection"]["status"] == "connected"
+    assert {e["source"] for e in feed(acme, limit=100)} <= SOURCES
+
+
+def test_events_carry_no_invented_diff_or_version(acme: Site) -> None:
+    """A real Chargebee event has a resource snapshot, not a change list or a version."""
+    acme.connect()
+    for event in feed(acme, limit=100):
+        assert set(event["content"]) == {"brightback_integration"}
+        assert "changes" not in event and "version" not in event
+        assert "version" not in event["content"]["brightback_integration"]
 
 
 def test_enabling_and_disconnecting_have_their_own_event_types(acme: Site) -> None:
@@ -44,10 +67,28 @@ def test_enabling_and_disconnecting_have_their_own_event_types(acme: Site) -> No
         "cancellation_via_brightback_enabled",
         "cancellation_settings_updated",
     ]
-    enabled = feed(acme, **{"event_type[is]": "cancellation_via_brightback_enabled"})
-    changes = {c["field"]: c["to"] for c in enabled[0]["content"]["changes"]}
-    assert changes["cancellation_via_brightback.enabled"] is True
-    assert changes["cancellation_settings.portal_cancellation_enabled"] is False  # rule 7
+    enabled = feed(acme, **{"event_type[in]": '["cancellation_via_brightback_enabled"]'})
+    snapshot = enabled[0]["content"]["brightback_integration"]
+    assert snapshot["cancellation_via_brightback"]["enabled"] is True
+    assert snapshot["cancellation_settings"]["portal_cancellation_enabled"] is False  # rule 7
+
+
+def test_event_type_in_and_source_is_filter_like_chargebee(acme: Site) -> None:
+    acme.onboard()
+    acme.emulator.admin.ui("acme", "update", integrate_via="retention_api")
+    wanted = '["brightback_connected","brightback_integration_updated"]'
+    kinds = {e["event_type"] for e in feed(acme, limit=100, **{"event_type[in]": wanted})}
+    assert kinds == {"brightback_connected", "brightback_integration_updated"}
+    # the official SDK writes the list as Python's repr; hand-written curl as [a,b]
+    for spelling in ("['brightback_connected']", "[brightback_connected]"):
+        found = feed(acme, **{"event_type[in]": spelling})
+        assert [e["event_type"] for e in found] == ["brightback_connected"]
+    console = feed(acme, limit=100, **{"source[is]": "admin_console"})
+    assert console[0]["event_type"] == "brightback_integration_updated"
+    assert all(e["source"] == "admin_console" for e in console)
+    assert all(e["source"] == "api" for e in feed(acme, limit=100, **{"source[is]": "api"}))
+    answer = acme.get("/events", **{"source[is]": "telepathy"})
+    assert answer.status_code == 400 and error_of(answer)["param"] == "source[is]"
 
 
 def test_brightback_side_changes_are_events_of_every_site_of_the_account(

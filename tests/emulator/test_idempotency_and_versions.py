@@ -29,7 +29,7 @@ def test_a_refusal_is_replayed_too(acme: Site) -> None:
     first = acme.post(CONNECT, form, key="idem-2")
     acme.emulator.admin.add_brightback_site("billing@acme.example", "elsewhere")
     again = acme.post(CONNECT, form, key="idem-2")
-    assert again.status_code == 409 and again.content == first.content
+    assert again.status_code == 400 and again.content == first.content
     assert acme.state()["connection"]["status"] == "disconnected"
 
 
@@ -41,7 +41,7 @@ def test_the_same_key_with_another_route_or_body_is_refused(acme: Site) -> None:
                             key="idem-3")  # fmt: skip
     for answer in (other_body, other_route):
         body = error_of(answer)
-        assert answer.status_code == 409 and body["type"] == "invalid_request"
+        assert answer.status_code == 400 and body["type"] == "invalid_request"
         assert body["api_error_code"] == "idempotency_key_reused"
     assert acme.version() == version
 

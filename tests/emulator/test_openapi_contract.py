@@ -177,6 +177,8 @@ def expect_error(response: httpx.Response, path: str, status: int, code: str) ->
     assert (response.status_code, body["error_code"]) == (status, code), body
     assert body["api_error_code"] == code
     assert body["http_status_code"] == status
+    if status == 400 and code != "idempotency_key_reused":  # a header, not a parameter
+        assert body.get("param"), f"{code}: a 400 names the refused field in `param`"
 
 
 # --- schemathesis against the running emulator ----------------------------------------
@@ -270,7 +272,7 @@ CONNECT = "/brightback_integration/connect"
 UPDATE = "/brightback_integration/update"
 DISCONNECT = "/brightback_integration/disconnect"
 SETTINGS = "/cancellation_settings/update"
-PRE_CANCEL = "/brightback_integration/pre_cancel_sessions"
+PRE_CANCEL = "/hosted_pages/pre_cancel"
 EVENTS = "/events"
 IDEMPOTENCY = "chargebee-idempotency-key"
 
@@ -287,35 +289,35 @@ def test_onboarding_from_sign_up_to_live_answers_as_the_contract_declares(emulat
     with api(emulator) as c:
         assert resource(c.get(INTEGRATION), INTEGRATION)["account"]["status"] == "not_found"
         connect = {"brightback_site": BB_SITE, "access_level": "read_write"}
-        expect_error(post(c, CONNECT, **connect), CONNECT, 409, "account_not_found")
+        expect_error(post(c, CONNECT, **connect), CONNECT, 400, "account_not_found")
         expect_error(post(c, SIGN_UP), SIGN_UP, 400, "param_missing")
         other_email = {"brightback_site": BB_SITE, "email": "someone@else.example"}
         expect_error(post(c, SIGN_UP, **other_email), SIGN_UP, 400, "email_not_editable")
         signed_up = resource(post(c, SIGN_UP, brightback_site=BB_SITE), SIGN_UP)
         assert signed_up["account"]["status"] == "pending_activation"
         expect_error(
-            post(c, SIGN_UP, brightback_site=BB_SITE), SIGN_UP, 409, "account_already_exists"
+            post(c, SIGN_UP, brightback_site=BB_SITE), SIGN_UP, 400, "account_already_exists"
         )
-        expect_error(post(c, CONNECT, **connect), CONNECT, 409, "account_not_activated")
+        expect_error(post(c, CONNECT, **connect), CONNECT, 400, "account_not_activated")
 
         emulator.admin.activate_account(EMAIL)
         read_only = {**connect, "access_level": "read_only"}
         expect_error(post(c, CONNECT, **read_only), CONNECT, 400, "read_write_access_required")
         elsewhere = {**connect, "brightback_site": "not-mine"}
-        expect_error(post(c, CONNECT, **elsewhere), CONNECT, 409, "brightback_site_not_found")
+        expect_error(post(c, CONNECT, **elsewhere), CONNECT, 400, "brightback_site_not_found")
         answer = post(c, CONNECT, **connect)
         assert KEY not in answer.text
         connected = resource(answer, CONNECT)["connection"]
         assert (connected["status"], connected["data_sync"]) == ("connected", True)
         assert connected["api_key_id"]
-        expect_error(post(c, CONNECT, **connect), CONNECT, 409, "already_connected")
+        expect_error(post(c, CONNECT, **connect), CONNECT, 400, "already_connected")
 
         toggle_on = {"cancellation_via_brightback": "true"}
-        expect_error(post(c, UPDATE, **toggle_on), UPDATE, 409, "integration_mode_required")
+        expect_error(post(c, UPDATE, **toggle_on), UPDATE, 400, "integration_mode_required")
         bad_mode = {"integrate_via": "phone"}
         expect_error(post(c, UPDATE, **bad_mode), UPDATE, 400, "invalid_integration_mode")
         resource(post(c, UPDATE, integrate_via="retention_api"), UPDATE)
-        expect_error(post(c, UPDATE, **toggle_on), UPDATE, 409, "reason_codes_must_be_disabled")
+        expect_error(post(c, UPDATE, **toggle_on), UPDATE, 400, "reason_codes_must_be_disabled")
         version = resource(post(c, SETTINGS, reason_codes_enabled="false"), SETTINGS)["version"]
         stale = {**toggle_on, "expected_version": str(version - 1)}
         expect_error(post(c, UPDATE, **stale), UPDATE, 409, "stale_version")
@@ -323,33 +325,34 @@ def test_onboarding_from_sign_up_to_live_answers_as_the_contract_declares(emulat
         assert enabled["cancellation_via_brightback"]["traffic_status"] == "waiting_for_publish"
         assert enabled["cancellation_settings"]["portal_cancellation_enabled"] is False
 
-        sub = {"subscription_id": "sub_probe_1"}
-        expect_error(post(c, PRE_CANCEL, **sub), PRE_CANCEL, 409, "experience_not_published")
+        sub = {"subscription[id]": "sub_probe_1"}
+        expect_error(post(c, PRE_CANCEL, **sub), PRE_CANCEL, 400, "experience_not_published")
         emulator.admin.publish(BB_SITE, "retention_api")
-        sessions = [conforms(post(c, PRE_CANCEL, **sub), PRE_CANCEL) for _ in range(2)]
-        assert len({s["pre_cancel_session"]["url"] for s in sessions}) == 2
+        pages = [conforms(post(c, PRE_CANCEL, **sub), PRE_CANCEL) for _ in range(2)]
+        assert len({p["hosted_page"]["url"] for p in pages}) == 2
+        assert {p["hosted_page"]["type"] for p in pages} == {"pre_cancel"}
         live = resource(c.get(INTEGRATION), INTEGRATION)
         assert live["cancellation_via_brightback"]["traffic_status"] == "on"
         portal_on = {"portal_cancellation_enabled": "true"}
-        expect_error(post(c, SETTINGS, **portal_on), SETTINGS, 409, "cancellation_settings_hidden")
+        expect_error(post(c, SETTINGS, **portal_on), SETTINGS, 400, "cancellation_settings_hidden")
         off = {"cancellation_via_brightback": "false"}
         expect_error(
-            post(c, UPDATE, **off), UPDATE, 409, "cancellation_via_brightback_cannot_be_disabled"
+            post(c, UPDATE, **off), UPDATE, 400, "cancellation_via_brightback_cannot_be_disabled"
         )
 
 
-def test_pre_cancel_sessions_need_the_retention_api_mode_and_the_toggle(emulator: Any) -> None:
+def test_pre_cancel_pages_need_the_retention_api_mode_and_the_toggle(emulator: Any) -> None:
     _prepare(emulator, "disconnected")
-    sub = {"subscription_id": "sub_probe_1"}
+    sub = {"subscription[id]": "sub_probe_1"}
     with api(emulator) as c:
         expect_error(post(c, PRE_CANCEL), PRE_CANCEL, 400, "param_missing")
-        expect_error(post(c, PRE_CANCEL, **sub), PRE_CANCEL, 409, "not_connected")
+        expect_error(post(c, PRE_CANCEL, **sub), PRE_CANCEL, 400, "not_connected")
         resource(post(c, CONNECT, brightback_site=BB_SITE, access_level="read_write"), CONNECT)
         resource(post(c, UPDATE, integrate_via="customer_portal"), UPDATE)
-        expect_error(post(c, PRE_CANCEL, **sub), PRE_CANCEL, 409, "wrong_integration_mode")
+        expect_error(post(c, PRE_CANCEL, **sub), PRE_CANCEL, 400, "wrong_integration_mode")
         resource(post(c, UPDATE, integrate_via="retention_api"), UPDATE)
         expect_error(
-            post(c, PRE_CANCEL, **sub), PRE_CANCEL, 409, "cancellation_via_brightback_disabled"
+            post(c, PRE_CANCEL, **sub), PRE_CANCEL, 400, "cancellation_via_brightback_disabled"
         )
 
 
@@ -373,9 +376,9 @@ def test_disconnect_replays_and_events_answer_as_the_contract_declares(emulator:
         assert replay.headers["chargebee-idempotency-replayed"] == "true"
         reused = {"confirm": "true", "expected_version": "1"}
         answer = c.post(DISCONNECT, data=reused, headers={IDEMPOTENCY: "k-1"})
-        expect_error(answer, DISCONNECT, 409, "idempotency_key_reused")
-        expect_error(post(c, DISCONNECT, confirm="true"), DISCONNECT, 409, "not_connected")
-        expect_error(post(c, UPDATE, integrate_via="retention_api"), UPDATE, 409, "not_connected")
+        expect_error(answer, DISCONNECT, 400, "idempotency_key_reused")
+        expect_error(post(c, DISCONNECT, confirm="true"), DISCONNECT, 400, "not_connected")
+        expect_error(post(c, UPDATE, integrate_via="retention_api"), UPDATE, 400, "not_connected")
         both = {"reason_codes_enabled": "true", "portal_cancellation_enabled": "true"}
         restored = resource(post(c, SETTINGS, **both), SETTINGS)["cancellation_settings"]
         assert restored == {"reason_codes_enabled": True, "portal_cancellation_enabled": True}

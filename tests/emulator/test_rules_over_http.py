@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import httpx
 import pytest
 
 from .conftest import EMAIL, Site, SiteFactory, error_of
@@ -17,6 +18,10 @@ def refused(site: Site, path: str, form: Mapping[str, object], code: str, rule: 
     body = error_of(answer)
     assert body["api_error_code"] == code, answer.text
     assert rule in body["message"]
+    # Chargebee answers a refused request with 400 and names the refused field; 409 is
+    # kept only for the contract's stale-version conflict.
+    assert answer.status_code == 400 and body["param"], body
+    assert body["type"] in ("invalid_request", "operation_failed")
     assert site.state() == before
 
 
@@ -230,7 +235,7 @@ def test_update_without_a_connection_is_refused(acme: Site) -> None:
         ("unpublished", "experience_not_published", "Rule 8"),
     ],
 )
-def test_pre_cancel_sessions_need_a_live_retention_api_integration_rule_11(
+def test_pre_cancel_pages_need_a_live_retention_api_integration_rule_11(
     acme: Site, setup: str, code: str, rule: str
 ) -> None:
     if setup == "portal":
@@ -240,23 +245,75 @@ def test_pre_cancel_sessions_need_a_live_retention_api_integration_rule_11(
         acme.post("/brightback_integration/update", {"integrate_via": "retention_api"})
     elif setup == "unpublished":
         acme.onboard("retention_api")
-    form = {"subscription_id": "sub_1"}
-    refused(acme, "/brightback_integration/pre_cancel_sessions", form, code, rule)
+    form = {"subscription[id]": "sub_1"}
+    refused(acme, PRE_CANCEL, form, code, rule)
+    assert error_of(acme.post(PRE_CANCEL, form))["param"] == "subscription[id]"
 
 
-def test_pre_cancel_sessions_have_unique_urls_once_live(acme: Site) -> None:
+PRE_CANCEL = "/hosted_pages/pre_cancel"
+HOSTED_PAGE_FIELDS = {
+    "id",
+    "type",
+    "url",
+    "state",
+    "failure_reason",
+    "pass_thru_content",
+    "embed",
+    "created_at",
+    "expires_at",
+    "updated_at",
+    "resource_version",
+    "checkout_info",
+    "business_entity_id",
+    "content",
+    "object",
+}  # fmt: skip  (the fields of Chargebee's hosted_page resource)
+
+
+def test_pre_cancel_answers_a_chargebee_hosted_page_with_a_unique_url(acme: Site) -> None:
     acme.onboard("retention_api")
     acme.emulator.admin.publish("acme-bb", "retention_api")
     version = acme.version()
-    urls = set()
+    form = {
+        "subscription[id]": "sub_1",
+        "pass_thru_content": "from-the-probe",
+        "cancel_url": "https://acme.example/account",
+        "redirect_url": "https://acme.example/bye",
+    }
+    pages = []
     for _ in range(2):
-        answer = acme.post("/brightback_integration/pre_cancel_sessions", {"subscription_id": "s"})
-        assert answer.status_code == 200
-        session = answer.json()["pre_cancel_session"]
-        assert session["subscription_id"] == "s" and session["brightback_site"] == "acme-bb"
-        urls.add(session["url"])
-    assert len(urls) == 2
-    assert acme.version() == version  # a session is not a settings change
+        answer = acme.post(PRE_CANCEL, form)
+        assert answer.status_code == 200, answer.text
+        assert set(answer.json()) == {"hosted_page"}
+        pages.append(answer.json()["hosted_page"])
+    for page in pages:
+        assert set(page) <= HOSTED_PAGE_FIELDS
+        assert (page["type"], page["state"], page["object"]) == (
+            "pre_cancel",
+            "created",
+            "hosted_page",
+        )
+        assert page["pass_thru_content"] == "from-the-probe"
+        assert page["expires_at"] > page["created_at"]
+        assert "/acme-bb/retention_api/" in page["url"]
+    assert len({p["url"] for p in pages}) == 2 and len({p["id"] for p in pages}) == 2
+    assert acme.version() == version  # a hosted page is not a settings change
+
+
+def test_a_pre_cancel_page_url_leads_to_the_published_retention_api_experience(
+    acme: Site,
+) -> None:
+    acme.onboard("retention_api")
+    acme.emulator.admin.publish("acme-bb", "retention_api")
+    page = acme.post(PRE_CANCEL, {"subscription[id]": "sub_1"}).json()["hosted_page"]
+    shown = httpx.get(page["url"], timeout=10)
+    assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/html")
+    assert 'data-brightback-site="acme-bb"' in shown.text
+    assert 'data-experience="retention_api"' in shown.text
+    acme.emulator.admin.unpublish("acme-bb", "retention_api")
+    assert httpx.get(page["url"], timeout=10).status_code == 404  # no longer published
+    forged = page["url"].rsplit("/", 1)[0] + "/hp_not_handed_out"
+    assert httpx.get(forged, timeout=10).status_code == 404
 
 
 def test_invalid_boolean_and_mode_are_400_naming_the_param(acme: Site) -> None:

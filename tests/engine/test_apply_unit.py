@@ -169,7 +169,7 @@ def test_a_blocked_plan_writes_nothing(
 
 def test_an_api_error_fails_the_site_and_skips_the_rest(plane: FakeControlPlane) -> None:
     def refuse(p: FakeControlPlane) -> None:
-        raise ApiError("nope", http_status=409, api_error_code="account_not_found", site="acme")
+        raise ApiError("nope", http_status=400, api_error_code="account_not_found", site="acme")
 
     plane.before_write = [refuse]
     result = run(plane)

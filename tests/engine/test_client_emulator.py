@@ -101,7 +101,7 @@ def test_other_4xx_is_final_and_sent_once(site: Any) -> None:
         with pytest.raises(ApiError) as caught:
             client.execute(the_desired(), wrong, expected_version=version, idempotency_key="k1")
     assert caught.value.api_error_code == "brightback_site_not_found"
-    assert caught.value.http_status == 409 and caught.value.site == SITE
+    assert caught.value.http_status == 400 and caught.value.site == SITE
     assert len(posts(site)) == 1
 
 

@@ -94,7 +94,7 @@ def step() -> Step:
 
 def test_read_only_client_has_no_write_methods_at_all() -> None:
     assert not hasattr(ReadOnlyClient, "execute")
-    assert not hasattr(ReadOnlyClient, "pre_cancel_session")
+    assert not hasattr(ReadOnlyClient, "pre_cancel_page")
     # Methods only: `kind` (the backend seam's name for it, "api") is a value, not a method.
     methods = [n for n in dir(ReadOnlyClient) if callable(getattr(ReadOnlyClient, n))]
     writes = [n for n in methods if not n.startswith("_")]

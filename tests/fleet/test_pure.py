@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.fleet.drift import ChangedBy, attribute
+from reconciler.fleet.drift import OUTSIDE, ChangedBy, attribute
 from reconciler.fleet.gitinfo import git_info
 from reconciler.fleet.lock import Lease, SiteLocked, site_lock
 from reconciler.fleet.safety import MIN_SITES_FOR_PERCENT, check_threshold
@@ -102,35 +102,71 @@ class TestDriftHistory:
         assert site.history[0]["pass"] == 30
 
 
-def _event(version: int, field: str, source: str = "admin_console") -> dict[str, object]:
-    return {
-        "id": f"ev_{version}",
-        "occurred_at": 1000 + version,
+def _event(
+    number: int,
+    reason_codes: bool,
+    source: str = "admin_console",
+    user: str | None = "ann@acme.example",
+    mode: str = "customer_portal",
+) -> dict[str, object]:
+    """A Chargebee-shaped event: who, when, and the resource after the change."""
+    event: dict[str, object] = {
+        "id": f"ev_{number}",
+        "occurred_at": 1000 + number,
         "source": source,
         "event_type": "cancellation_settings_updated",
+        "api_version": "v2",
+        "object": "event",
         "content": {
-            "changes": [{"field": field, "from": False, "to": True}],
-            "brightback_integration": {"version": version},
+            "brightback_integration": {
+                "integrate_via": mode,
+                "cancellation_settings": {"reason_codes_enabled": reason_codes},
+            }
         },
     }
+    if user is not None:
+        event["user"] = user
+    return event
+
+
+REASON_CODES = "spec.fallbackCancelExperience.reasonCodes"
 
 
 class TestAttribution:
-    def test_newest_matching_event_after_our_version_is_named(self) -> None:
+    def test_the_newest_event_whose_snapshot_changed_the_field_is_named_with_its_user(
+        self,
+    ) -> None:
         events = [
-            _event(7, "cancellation_settings.reason_codes_enabled"),
-            _event(6, "integrate_via", source="api"),
+            _event(8, True, source="api", user=None, mode="retention_api"),  # field unchanged
+            _event(7, True),  # the change: reason codes false -> true
+            _event(6, False, source="api", user=None),
         ]
-        found = attribute("spec.fallbackCancelExperience.reasonCodes", events, after_version=5)
-        assert found == ChangedBy("admin_console", "cancellation_settings_updated", 1007, "ev_7")
+        found = attribute(REASON_CODES, events, last_seen=False)
+        assert found == ChangedBy(
+            "admin_console", "cancellation_settings_updated", 1007, "ev_7", "ann@acme.example"
+        )
+        assert found.describe() == (
+            "via the admin console by ann@acme.example (cancellation_settings_updated)"
+        )
 
-    def test_events_up_to_our_own_version_are_ignored(self) -> None:
-        events = [_event(5, "cancellation_settings.reason_codes_enabled", source="api")]
-        assert attribute("spec.fallbackCancelExperience.reasonCodes", events, 5) is None
+    def test_the_oldest_event_is_compared_with_what_the_reconciler_last_saw(self) -> None:
+        events = [_event(5, True)]
+        assert attribute(REASON_CODES, events, last_seen=False).event_id == "ev_5"
+        assert attribute(REASON_CODES, events, last_seen=True).outside  # no change shown
 
-    def test_unrelated_fields_are_not_attributed(self) -> None:
-        events = [_event(9, "integrate_via")]
-        assert attribute("spec.cancellationViaBrightback", events, 1) is None
+    def test_without_a_baseline_the_oldest_event_proves_nothing(self) -> None:
+        assert attribute(REASON_CODES, [_event(5, True)]).outside
+
+    def test_no_matching_event_says_changed_outside_this_tool(self) -> None:
+        events = [_event(9, False, mode="retention_api"), _event(8, False)]
+        found = attribute(REASON_CODES, events, last_seen=False)
+        assert found.outside and found.source == OUTSIDE
+        assert found.describe().startswith("outside this tool")
+        assert attribute("spec.cancellationViaBrightback", events, False).outside
+
+    def test_values_are_compared_normalised(self) -> None:
+        events = [_event(3, True, mode=" retention_api "), _event(2, True, mode="retention_api")]
+        assert attribute("spec.integrateVia", events, "retention_api").outside
 
     def test_events_are_asked_for_only_after_a_site_left_in_sync_changed(self) -> None:
         assert wants_events(8, in_sync_version=7)
