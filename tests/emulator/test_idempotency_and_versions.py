@@ -4,7 +4,12 @@ refused, and concurrent writers on one site are serialized."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from emulator.testing import EmulatorError
 
 from .conftest import Site, SiteFactory, error_of
 
@@ -100,3 +105,26 @@ def test_racing_replays_of_one_key_write_once(acme: Site) -> None:
     assert {a.content for a in answers} == {answers[0].content}
     assert sum(1 for a in answers if "chargebee-idempotency-replayed" not in a.headers) == 1
     assert acme.state()["api_keys_generated"] == 1
+
+
+def test_a_key_is_honoured_for_the_window_then_is_new_again(acme: Site) -> None:
+    acme.emulator.admin.set_settings(idempotency_window_s=1)
+    form = {"reason_codes_enabled": False}
+    first = acme.post("/cancellation_settings/update", form, key="windowed")
+    replay = acme.post("/cancellation_settings/update", form, key="windowed")
+    assert replay.headers.get("chargebee-idempotency-replayed") == "true"
+    assert replay.content == first.content
+    time.sleep(1.2)  # let the (shortened) window pass; nothing timed is asserted
+    late = acme.post("/cancellation_settings/update", form, key="windowed")
+    assert late.status_code == 200 and "chargebee-idempotency-replayed" not in late.headers
+    version = first.json()["brightback_integration"]["version"]
+    assert late.json()["brightback_integration"]["version"] == version + 1  # a new write
+
+
+def test_the_default_window_is_chargebees_thirty_minutes(acme: Site) -> None:
+    settings = acme.emulator.admin.set_settings()
+    assert settings["idempotency_window_s"] == 1800
+    with pytest.raises(EmulatorError, match="400"):
+        acme.emulator.admin.set_settings(idempotency_window_s=0)
+    with pytest.raises(EmulatorError, match="400"):
+        acme.emulator.admin.set_settings(rate_limits={"gold": 10})

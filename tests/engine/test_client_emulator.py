@@ -4,6 +4,7 @@ key never shows."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -157,3 +158,21 @@ def test_timeouts_are_retried_with_a_bounded_wait(site: Any) -> None:
         retries = client.stats.snapshot()["retries"]
     site.admin.set_faults(global_={}, sites={})
     assert retries.get("timeout", 0) >= 1
+
+
+def test_a_write_retried_after_the_idempotency_window_is_refused_not_done_twice(
+    site: Any,
+) -> None:
+    """The engine never relies on a replay older than the window: the key is new again
+    then, but the write names the version it was planned from, so it is stale."""
+    site.admin.set_settings(idempotency_window_s=1)
+    with make_client(site) as client:
+        version = client.read(the_desired()).version
+        assert connect_once(client, version).connected
+        time.sleep(1.2)  # the window passes (say, a crashed run resumed later)
+        with pytest.raises(ApiError) as caught:
+            connect_once(client, version)
+    assert caught.value.api_error_code == "stale_version" and caught.value.http_status == 409
+    state = site.admin.site_state(SITE)
+    assert state["api_keys_generated"] == 1 and state["version"] == version + 1
+    assert [r["replayed"] for r in posts(site)] == [False, False]
