@@ -11,7 +11,10 @@ What a caller may rely on:
 - connect errors, timeouts, lost responses, 5xx and 429 are retried with exponential
   backoff and full jitter (429 honours Retry-After, capped); other 4xx never are;
 - every POST carries a `chargebee-idempotency-key`, so a retry after a lost response
-  replays the first answer instead of acting twice;
+  replays the first answer instead of acting twice. Chargebee honours a key for a limited
+  window (30 minutes); nothing relies on a replay older than that, because every write
+  also names the version it was planned from (a late retry is refused as stale);
+- a site that answers 429 is paced from then on (reconciler/pacing.py);
 - one pooled `httpx.Client` is shared by every thread.
 """
 
