@@ -30,7 +30,7 @@ from typing import Any
 from _common import goal, print_json_line, print_table, site_name
 from bench_fleet_scan import KEY_ENV, KEY_VALUE, MODE, create_fleet, requests_since
 
-from emulator.testing import RunningEmulator, start_emulator
+from emulator.embedded import RunningEmulator, start_emulator
 from reconciler.apply import apply_site
 from reconciler.client import Client, ClientConfig, RetryPolicy
 from reconciler.model import (

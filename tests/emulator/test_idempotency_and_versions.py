@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from emulator.testing import EmulatorError
+from emulator.embedded import EmulatorError
 
 from .conftest import Site, SiteFactory, error_of
 
