@@ -48,7 +48,7 @@ from reconciler import _peer_json as peer_json
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
 from reconciler.actions import ROUTES, Step, request_for
 from reconciler.backend import BackendKind
-from reconciler.credentials import ApiKey, resolve_api_key
+from reconciler.credentials import ApiKey, redact_bytes, resolve_api_key
 from reconciler.errors import ApiError, ClientConfigError, TransportError
 from reconciler.fields import Scalar
 from reconciler.live import live_from_api
@@ -98,7 +98,7 @@ class ClientConfig:
     def __post_init__(self) -> None:
         if "{site}" not in self.url_template:
             raise ClientConfigError(
-                f"API URL template {self.url_template!r} must contain {{site}}, "
+                f"API URL template {_without_password(self.url_template)!r} must contain {{site}}, "
                 "e.g. https://{site}.chargebee.com/api/v2"
             )
         _check_url(self.url_template.replace("{site}", "site"))
@@ -119,15 +119,35 @@ class ClientConfig:
         return replace(self, **changes)
 
 
+def _without_password(url: str) -> str:
+    """`url` as it may be printed: any user:password@ part becomes ***@."""
+    head, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{head}{sep}{authority}{slash}{path}"
+
+
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ClientConfigError(f"API URL {url!r} must be an http(s) URL with a host")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError as exc:  # a malformed IPv6 literal, a bad port
+        raise ClientConfigError(
+            f"API URL {_without_password(url)!r} is malformed ({exc})"
+        ) from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise ClientConfigError(
+            f"API URL {_without_password(url)!r} must be an http(s) URL with a host"
+        )
     if parts.username or parts.password:
         raise ClientConfigError("API URL must not carry credentials; use the spec's reference")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(hostname):
         raise ClientConfigError(
-            f"refusing plain http:// to {parts.hostname}: API keys would travel in clear; "
+            f"refusing plain http:// to {hostname}: API keys would travel in clear; "
             "use https:// (plain http is allowed for loopback emulators only)"
         )
 
@@ -416,7 +436,9 @@ class _Session:
             declared = streamed.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
                 raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
-            content = read_capped(streamed.iter_bytes())
+            # Whatever the peer says is redacted before anyone reads it: an error message
+            # or event that echoes a key never reaches a log, the state or a report.
+            content = redact_bytes(read_capped(streamed.iter_bytes()))
         finally:
             streamed.close()
         kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _BODY_HEADERS]
