@@ -49,3 +49,4 @@ clean:
 chaos: $(STAMP)
 	$(PY) bench/chaos_fleet.py
 	$(PY) bench/chaos_crash.py
+	$(PY) bench/chaos_soak.py
