@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from types import MappingProxyType
 from typing import Any
 
@@ -39,17 +39,17 @@ from provider._inputs import (
     desired_from_inputs,
     diff_inputs,
 )
-from reconciler.apply import SiteResult, apply_site
-from reconciler.client import Client, ClientConfig
+from reconciler.apply import SiteResult
+from reconciler.backend import Backend
+from reconciler.backends import open_backend
+from reconciler.client import ClientConfig
 from reconciler.credentials import ApiKey
+from reconciler.engine import Observation, converge, observe
 from reconciler.errors import ApiError, CredentialError, IntegrationError
-from reconciler.fields import BY_SPEC
+from reconciler.fields import BY_SPEC, compute_drift
 from reconciler.live import live_to_api
-from reconciler.model import (
-    Desired,
-    Live,
-)
-from reconciler.plan import IN_SYNC, Condition, ConditionType, Drift, Plan, plan
+from reconciler.model import Desired, Live
+from reconciler.plan import IN_SYNC, Condition, ConditionType, Drift, Plan
 from reconciler.rules import disconnect_allowed, disconnected, hands_off
 
 CONFIG_API_URL = "brightback:apiUrl"
@@ -179,6 +179,19 @@ def _raise_unless_converged(result: SiteResult) -> None:
         raise IntegrationError(f"{result.desired.site}: {result.error or 'no live state'}")
 
 
+def _gone(seen: Observation) -> bool:
+    """The site no longer exists (404): refresh forgets it, delete has nothing to do."""
+    return isinstance(seen.error, ApiError) and seen.error.http_status == 404
+
+
+def _observed(seen: Observation) -> tuple[Live, Plan]:
+    """The observed state and plan, or the error that kept the site from being read."""
+    if seen.error is not None:
+        raise seen.error
+    assert seen.live is not None and seen.plan is not None
+    return seen.live, seen.plan
+
+
 class BrightbackProvider(ResourceProvider):
     """The provider behind `BrightbackIntegration`. Keep it in this installed module: the
     SDK then pickles it by reference, and renaming or moving it breaks existing state."""
@@ -206,32 +219,29 @@ class BrightbackProvider(ResourceProvider):
     # ------------------------------------------------------------------ helpers
 
     @contextmanager
-    def _client(self, desired: Desired) -> Iterator[tuple[Client, Desired]]:
-        """A fresh client for one call, and the `Desired` to hand it (credentials from
-        Pulumi config win over the spec's env/file reference)."""
+    def _backend(self, desired: Desired) -> Iterator[Backend]:
+        """A fresh backend for one call (credentials from Pulumi config win over the spec's
+        env/file reference); a key the spec names but the environment lacks becomes a
+        message that says where to put it."""
         config = ClientConfig.from_env(self._url_template)
         key = self._api_keys.get(desired.site)
-        if key is None:
-            try:
-                with Client(config) as client:
-                    yield client, desired
-            except CredentialError as exc:
-                raise IntegrationError(
-                    f"{desired.site}: {exc}; export it, or keep the key in the stack's config: "
-                    f"pulumi config set --secret --path '{CONFIG_API_KEYS}.{desired.site}'"
-                ) from None
-            return
-        config_key = key  # the stack's secret config, not the spec's reference
-        with Client(config, key_source=lambda _desired: config_key) as client:
-            yield client, desired
+        source = None if key is None else (lambda _desired: key)
+        try:
+            with closing(open_backend(read_only=False, api=config, key_source=source)) as backend:
+                yield backend
+        except CredentialError as exc:
+            raise IntegrationError(
+                f"{desired.site}: {exc}; export it, or keep the key in the stack's config: "
+                f"pulumi config set --secret --path '{CONFIG_API_KEYS}.{desired.site}'"
+            ) from None
 
     def _converge(self, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         desired = desired_from_inputs(inputs)
-        with self._client(desired) as (client, call_desired):
-            result = apply_site(call_desired, client)
+        with self._backend(desired) as backend:
+            result = converge(backend, observe(backend, desired))
         _raise_unless_converged(result)
         assert result.final_live is not None
-        drift = plan(call_desired, result.final_live).drift
+        drift = tuple(compute_drift(desired, result.final_live))
         return desired.site, outputs(inputs, result.final_live, result.conditions, drift)
 
     # ------------------------------------------------------------------ verbs
@@ -261,14 +271,11 @@ class BrightbackProvider(ResourceProvider):
         if "site" not in inputs:
             raise IntegrationError(IMPORT_UNSUPPORTED)
         desired = desired_from_inputs(inputs)
-        with self._client(desired) as (client, call_desired):
-            try:
-                live = client.read(call_desired)
-            except ApiError as exc:
-                if exc.http_status == 404:
-                    return ReadResult(None, {})  # gone; never None outs (crashes the server)
-                raise
-        site_plan = plan(call_desired, live)
+        with self._backend(desired) as backend:
+            seen = observe(backend, desired, patient=False)
+            if _gone(seen):
+                return ReadResult(None, {})  # gone; never None outs (crashes the server)
+            live, site_plan = _observed(seen)
         return ReadResult(
             id_, outputs(inputs, live, _status(site_plan), site_plan.drift, observed=True)
         )
@@ -286,12 +293,10 @@ class BrightbackProvider(ResourceProvider):
                 "the site without touching it: `pulumi state delete <urn>`"
             )
         gone = disconnected(desired)
-        with self._client(gone) as (client, call_desired):
-            try:
-                live = client.read(call_desired)
-            except ApiError as exc:
-                if exc.http_status == 404:
-                    return  # the site no longer exists: nothing left to disconnect
-                raise
-            result = apply_site(call_desired, client, allow_disconnect=True, live=live)
+        with self._backend(gone) as backend:
+            seen = observe(backend, gone, allow_disconnect=True, patient=False)
+            if _gone(seen):
+                return  # the site no longer exists: nothing left to disconnect
+            _observed(seen)
+            result = converge(backend, seen)
         _raise_unless_converged(result)

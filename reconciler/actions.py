@@ -10,6 +10,7 @@ owns this table; both import it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -102,6 +103,17 @@ ROUTES: Mapping[Action, tuple[str, FormBuilder]] = {
 }
 
 
+def idempotency_key(site: str, plan_fingerprint: str, step_index: int, action: str) -> str:
+    """The same step of the same plan on the same site always gets the same key.
+
+    The fingerprint covers the live version the plan started from, and versions only grow,
+    so a key is never reused for a different write, while a retry (or a re-run after a lost
+    response) replays the first answer instead of acting twice.
+    """
+    material = "\x1f".join((site, plan_fingerprint, str(step_index), str(action)))
+    return "bbgo-" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
 def request_for(action: Action, args: Mapping[str, Scalar]) -> tuple[str, Form, list[str]]:
     """(route, form, names of form fields the args leave without a value)."""
     path, build = ROUTES[action]
@@ -109,4 +121,4 @@ def request_for(action: Action, args: Mapping[str, Scalar]) -> tuple[str, Form, 
     return path, form, [name for name, value in form.items() if value is None]
 
 
-__all__ = ["ROUTES", "Action", "Form", "FormBuilder", "Step", "request_for"]
+__all__ = ["ROUTES", "Action", "Form", "FormBuilder", "Step", "idempotency_key", "request_for"]

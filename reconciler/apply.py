@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from reconciler.client import RETRY_STATUSES, Client, ReadOnlyClient, idempotency_key
-from reconciler.errors import ApiError, BrightbackError, CredentialError, TransportError
+from reconciler.actions import idempotency_key
+from reconciler.backend import Backend, ReadBackend
+from reconciler.errors import (
+    RETRY_STATUSES,
+    ApiError,
+    BrightbackError,
+    CredentialError,
+    TransportError,
+)
 from reconciler.fields import show
 from reconciler.live import live_to_api
 from reconciler.model import Desired, Live
@@ -141,13 +148,15 @@ def final_conditions(last: Plan) -> tuple[Condition, ...]:
 
 def apply_site(
     desired: Desired,
-    client: Client,
+    client: Backend,
     *,
     allow_disconnect: bool = False,
     max_replans: int = 3,
     live: Live | None = None,
+    planned: Plan | None = None,
 ) -> SiteResult:
-    """Converge one site. `live` skips the first read (a caller that just planned)."""
+    """Converge one site. `live` skips the first read (a caller that just planned), and
+    `planned` (the plan made from `live`) the first plan: it is run as it is."""
     outcomes: list[StepOutcome] = []
     replans: list[Plan] = []
     first: Plan | None = None
@@ -162,7 +171,8 @@ def apply_site(
     try:
         if current is None:
             current = read_patiently(client, desired)
-        active = plan(desired, current, allow_disconnect=allow_disconnect)
+        given = planned if planned is not None and live is not None else None
+        active = given or plan(desired, current, allow_disconnect=allow_disconnect)
         first = active
         while True:
             if active.blocked:
@@ -210,7 +220,7 @@ def apply_site(
 
 def _run_steps(
     desired: Desired,
-    client: Client,
+    client: Backend,
     active: Plan,
     start: Live,
     outcomes: list[StepOutcome],
@@ -283,7 +293,7 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ApiError) and exc.http_status in RETRY_STATUSES
 
 
-def read_patiently(client: ReadOnlyClient, desired: Desired, rounds: int = READ_ROUNDS) -> Live:
+def read_patiently(client: ReadBackend, desired: Desired, rounds: int = READ_ROUNDS) -> Live:
     """Read the site, giving transient failures up to `rounds` full client retry budgets.
 
     A read is what stands between a half-done detour (disconnected, fallback not yet

@@ -64,4 +64,13 @@ class Backend(ReadBackend, Protocol):
     ) -> Live: ...
 
 
-__all__ = ["Backend", "BackendKind", "ReadBackend"]
+@runtime_checkable
+class Prober(Protocol):
+    """A backend that can run the health probe: ask for the pre-cancel page of a test
+    subscription (Retention API, rule 5). The `api` backend can; a backend that cannot
+    simply does not have it, and the probe reports so."""
+
+    def pre_cancel_page(self, desired: Desired, subscription_id: str) -> dict[str, Any]: ...
+
+
+__all__ = ["Backend", "BackendKind", "Prober", "ReadBackend"]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import email.utils
-import hashlib
 import ipaddress
 import json
 import logging
@@ -46,10 +45,10 @@ import httpx
 from reconciler import __version__
 from reconciler import _peer_json as peer_json
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
-from reconciler.actions import ROUTES, Step, request_for
+from reconciler.actions import Step, idempotency_key, request_for
 from reconciler.backend import BackendKind
 from reconciler.credentials import ApiKey, redact_bytes, resolve_api_key
-from reconciler.errors import ApiError, ClientConfigError, TransportError
+from reconciler.errors import RETRY_STATUSES, ApiError, ClientConfigError, TransportError
 from reconciler.fields import Scalar
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
@@ -62,7 +61,6 @@ URL_ENV = "BRIGHTBACK_API_URL"
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
 PRE_CANCEL_PATH = "/hosted_pages/pre_cancel"  # Chargebee's public Retention API route
 EVENTS_PATH = "/events"  # Chargebee's public event list
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})  # retried; anything else is final
 # Describe the body as sent; the body a _Session keeps is already decoded and whole.
 _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
@@ -159,17 +157,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def idempotency_key(site: str, plan_fingerprint: str, step_index: int, action: str) -> str:
-    """The same step of the same plan on the same site always gets the same key.
-
-    The fingerprint covers the live version the plan started from, and versions only grow,
-    so a key is never reused for a different write, while a retry (or a re-run after a lost
-    response) replays the first answer instead of acting twice.
-    """
-    material = "\x1f".join((site, plan_fingerprint, str(step_index), str(action)))
-    return "bbgo-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 
 class ClientStats:
@@ -665,12 +652,13 @@ __all__ = [
     "EVENTS_PATH",
     "IDEMPOTENCY_HEADER",
     "PRE_CANCEL_PATH",
-    "ROUTES",
+    "RETRY_STATUSES",
     "URL_ENV",
     "Client",
     "ClientConfig",
     "ClientConfigError",
     "ClientStats",
+    "KeySource",
     "ReadOnlyClient",
     "RetryPolicy",
     "idempotency_key",

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses worth another try (overload, rate limit); any other error is final."""
+
 
 class BrightbackError(Exception):
     """Base of every error this project raises on purpose."""
@@ -147,6 +150,7 @@ class IntegrationError(BrightbackError):
 
 
 __all__ = [
+    "RETRY_STATUSES",
     "ApiError",
     "BrightbackError",
     "ClientConfigError",

@@ -52,3 +52,29 @@ def test_the_transport_does_not_import_the_planner() -> None:
     imported = imports_of("reconciler/client.py")
     assert not _reaches(imported, "reconciler.plan")
     assert not _reaches(imported, "reconciler.apply")
+
+
+FRONT_ENDS = [
+    *files_under("reconciler/cli"),
+    "reconciler/fleet/passes.py",
+    "reconciler/fleet/sites.py",
+    *files_under("provider"),
+]
+
+
+@pytest.mark.parametrize("path", FRONT_ENDS)
+def test_front_ends_plan_and_apply_only_through_the_engine(path: str) -> None:
+    imported = imports_of(path)
+    for shortcut in (
+        "reconciler.plan.plan",
+        "reconciler.apply.apply_site",
+        "reconciler.apply.read_patiently",
+        "reconciler.client.Client",
+        "reconciler.client.ReadOnlyClient",
+    ):
+        assert shortcut not in imported, f"{path} uses {shortcut}"
+
+
+@pytest.mark.parametrize("path", ["reconciler/engine.py", "reconciler/apply.py"])
+def test_the_engine_depends_on_the_backend_protocol_not_the_http_client(path: str) -> None:
+    assert not _reaches(imports_of(path), "reconciler.client"), path

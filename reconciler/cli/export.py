@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from reconciler.backends import open_backend
 from reconciler.cli._common import client_config
-from reconciler.client import ReadOnlyClient
-from reconciler.errors import ApiError, CredentialError, TransportError
+from reconciler.engine import observe
 from reconciler.model import ConnectionState, Credentials, Desired, DesiredConnection
 from reconciler.rules import desired_from_live
 from reconciler.spec import desired_from_document, desired_to_document
@@ -68,7 +69,7 @@ def _document(desired: Desired) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     documents: list[dict[str, Any]] = []
     failed = 0
-    with ReadOnlyClient(client_config(args)) as client:
+    with closing(open_backend(read_only=True, api=client_config(args))) as backend:
         for site in args.site:
             credentials = credentials_for(site, args.key_env, args.key_file)
             probe = Desired(
@@ -77,13 +78,12 @@ def run(args: argparse.Namespace) -> int:
                 credentials=credentials,
                 connection=DesiredConnection(ConnectionState.DISCONNECTED),
             )
-            try:
-                live = client.read(probe)
-            except (CredentialError, ApiError, TransportError) as exc:
-                print(f"error: {site}: {exc}", file=sys.stderr)
+            seen = observe(backend, probe, patient=False)
+            if seen.live is None:
+                print(f"error: {site}: {seen.error}", file=sys.stderr)
                 failed += 1
                 continue
-            documents.append(_document(desired_from_live(live, probe.name, credentials)))
+            documents.append(_document(desired_from_live(seen.live, probe.name, credentials)))
     text = yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")

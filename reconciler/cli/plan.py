@@ -1,6 +1,7 @@
 """`brightback plan PATH...`: what apply would do, read-only by construction.
 
-Uses `ReadOnlyClient`, which has no write method and refuses any non-GET request. Exit 0
+Opens a read-only backend (for `api`, `ReadOnlyClient`: no write method, and any
+non-GET request refused). Exit 0
 in sync, 1 error, 2 changes pending (or drift on an observe-only site).
 """
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import closing
 from pathlib import Path
 
+from reconciler.backends import open_backend
 from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
@@ -18,11 +21,8 @@ from reconciler.cli._common import (
     for_each_site,
     load_sites,
 )
-from reconciler.client import ReadOnlyClient
-from reconciler.errors import ApiError, CredentialError, TransportError
-from reconciler.model import Desired
-from reconciler.plan import plan
-from reconciler.report import RunReport, SiteReport, SiteStatus
+from reconciler.engine import observe
+from reconciler.report import RunReport, SiteStatus
 from reconciler.report.saved_plan import write_saved_plan
 
 
@@ -37,23 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def plan_site(client: ReadOnlyClient, desired: Desired, allow_disconnect: bool) -> SiteReport:
-    try:
-        live = client.read(desired)
-    except (CredentialError, ApiError, TransportError) as exc:
-        return SiteReport.from_error(desired, exc)
-    return SiteReport.from_plan(
-        desired, plan(desired, live, allow_disconnect=allow_disconnect), live
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     desired = load_sites(args)
     by_name = {d.name: d for d in desired}
-    with ReadOnlyClient(client_config(args)) as client:
+    with closing(open_backend(read_only=True, api=client_config(args))) as backend:
         sites = for_each_site(
             desired,
-            lambda d: plan_site(client, d, args.allow_disconnect),
+            lambda d: observe(
+                backend, d, allow_disconnect=args.allow_disconnect, patient=False
+            ).report(),
             args.concurrency,
         )
     report = RunReport("plan", tuple(sites))

@@ -15,12 +15,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.apply import SiteResult
-from reconciler.client import Client, ClientConfig, ClientStats
+from reconciler.backend import Backend
+from reconciler.backends import open_backend
+from reconciler.client import ClientConfig, ClientStats
 from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import SpecError, TransportError
 from reconciler.fleet.drift import ChangedBy, Resolution
@@ -126,8 +129,10 @@ def run_pass(
         run = _Pass(options, stop, tick, store, pass_no, state, started)
         timer = run.start_deadline()
         try:
-            with Client(options.client_config, stats=stats, sleep=run.sleep) as client:
-                return run.execute(client, git, clock)
+            api, sleep = options.client_config, run.sleep
+            backend = open_backend(read_only=False, api=api, stats=stats, sleep=sleep)
+            with closing(backend):
+                return run.execute(backend, git, clock)
         except _InvalidConfig as invalid:
             log.error("invalid config, nothing applied", extra={"pass": pass_no})
             problems = invalid.error.problems
@@ -382,7 +387,7 @@ class _Pass:
         gc.freeze()
         self.frozen = True
 
-    def read_one(self, client: Client, entry: Planned) -> Planned:
+    def read_one(self, client: Backend, entry: Planned) -> Planned:
         """Phase 1 of one site: read and plan (only reads, so safe before validation ends)."""
         if entry.report is not None:
             return entry
@@ -398,7 +403,7 @@ class _Pass:
         read.orphan = entry.orphan
         return read
 
-    def read_phase(self, client: Client) -> list[Planned]:
+    def read_phase(self, client: Backend) -> list[Planned]:
         """Load the config and read every site; raises _InvalidConfig if the config is bad.
 
         Without a --site filter the reads are pipelined with loading: a site's read starts
@@ -484,7 +489,7 @@ class _Pass:
             force=options.force,
         )
 
-    def execute(self, client: Client, git: Any, clock: float) -> PassResult:
+    def execute(self, client: Backend, git: Any, clock: float) -> PassResult:
         options = self.options
         entries = self.read_phase(client)
         if not options.shard.sharded:

@@ -6,25 +6,24 @@ bad site never stops the fleet.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.apply import SiteResult, apply_site, read_patiently
-from reconciler.client import Client
-from reconciler.errors import ApiError, CredentialError, SiteLocked, TransportError
+from reconciler.apply import SiteResult
+from reconciler.backend import Backend, Prober, ReadBackend
+from reconciler.engine import SITE_ERRORS, Observation, converge, observe
+from reconciler.errors import SiteLocked
 from reconciler.fields import Drift, compute_drift
 from reconciler.fleet.drift import ChangedBy, Resolution, attribute
 from reconciler.fleet.lock import Lease
 from reconciler.fleet.section import SkipReason
 from reconciler.model import Desired, IntegrationMode, Live
-from reconciler.plan import Condition, ConditionType, Plan, plan
+from reconciler.plan import Condition, ConditionType, Plan
 from reconciler.report import SiteReport, SiteStatus
 from reconciler.rules import hands_off
 
-SITE_ERRORS = (CredentialError, ApiError, TransportError)
 EVENTS_LOOKED_AT = 20
 # Events from a little before the last in-sync pass are read too: their snapshots hold the
 # values that pass left (the desired ones), so they cannot be mistaken for the change.
@@ -71,7 +70,7 @@ def wants_events(live_version: int, in_sync_version: int | None) -> bool:
 
 
 def read_and_plan(
-    client: Client,
+    backend: ReadBackend,
     desired: Desired,
     allow_disconnect: bool,
     in_sync_version: int | None = None,
@@ -83,17 +82,15 @@ def read_and_plan(
     it did (see `wants_events`); `in_sync_at`: when (epoch seconds). Only events after it
     are read, so every snapshot they hold is newer than the state the pass saw.
     """
-    read_at = time.time()
-    try:
-        live = read_patiently(client, desired)
-    except SITE_ERRORS as exc:
-        return Planned(desired, report=SiteReport.from_error(desired, exc))
-    site_plan = plan(desired, live, allow_disconnect=allow_disconnect)
-    planned = Planned(desired, live=live, plan=site_plan, read_at=read_at)
+    seen = observe(backend, desired, allow_disconnect=allow_disconnect)
+    if seen.live is None or seen.plan is None:
+        return Planned(desired, report=seen.report())
+    live, site_plan = seen.live, seen.plan
+    planned = Planned(desired, live=live, plan=site_plan, read_at=seen.read_at)
     if wants_events(live.version, in_sync_version) and site_plan.drift:
         since = int(in_sync_at) - CLOCK_SLACK_S if in_sync_at is not None else None
         try:
-            planned.events = client.events(desired, since=since, limit=EVENTS_LOOKED_AT)
+            planned.events = backend.events(desired, since=since, limit=EVENTS_LOOKED_AT)
             planned.events_checked = True
         except SITE_ERRORS:
             planned.events = []  # attribution is a nicety; the drift is still reported
@@ -119,7 +116,7 @@ SiteLocker = Callable[[str, int], AbstractContextManager[Lease]]
 
 
 def apply_planned(
-    client: Client,
+    backend: Backend,
     planned: Planned,
     *,
     site_lock: SiteLocker,
@@ -144,10 +141,13 @@ def apply_planned(
     assert planned.live is not None and planned.plan is not None  # `applies` holds
     try:
         with site_lock(desired.site, pass_no) as lease:
-            fresh, fresh_plan = planned.live, planned.plan
+            seen = Observation(desired, planned.live, planned.plan, None, allow_disconnect)
             if lease.applied_since(planned.read_at):
-                fresh = read_patiently(client, desired)
-                fresh_plan = plan(desired, fresh, allow_disconnect=allow_disconnect)
+                seen = observe(backend, desired, allow_disconnect=allow_disconnect)
+                if seen.error is not None:
+                    raise seen.error
+            assert seen.live is not None and seen.plan is not None
+            fresh, fresh_plan = seen.live, seen.plan
             if refuse_destructive and fresh_plan.has_destructive and not fresh_plan.blocked:
                 planned.live, planned.plan = fresh, fresh_plan
                 condition = Condition(
@@ -159,12 +159,11 @@ def apply_planned(
                 return held_report(planned, SiteStatus.BLOCKED, condition), None
             # A refused threshold holds back every destructive step of the pass, also one
             # that a re-plan after a refused (stale) write would come up with.
-            result = apply_site(
-                desired,
-                client,
+            result = converge(
+                backend,
+                seen,
                 allow_disconnect=allow_disconnect and not refuse_destructive,
                 max_replans=max_replans,
-                live=fresh,
             )
     except SiteLocked as exc:
         planned.skipped = SkipReason.LOCKED
@@ -210,7 +209,7 @@ def resolve_drift(
 
 
 def probe_sites(
-    client: Client, entries: list[Planned], reports: list[SiteReport | None]
+    backend: ReadBackend, entries: list[Planned], reports: list[SiteReport | None]
 ) -> dict[str, dict[str, Any]]:
     """Ask Chargebee's pre-cancel hosted page for each retention_api site with a test
     subscription: a page answered proves cancellations reach Brightback."""
@@ -221,8 +220,11 @@ def probe_sites(
             continue
         if report is None or report.status is SiteStatus.FAILED:
             continue
+        if not isinstance(backend, Prober):
+            found[d.name] = {"ok": False, "error": f"the {backend.kind} backend has no probe"}
+            continue
         try:
-            page = client.pre_cancel_page(d, d.probe.subscription_id)
+            page = backend.pre_cancel_page(d, d.probe.subscription_id)
         except SITE_ERRORS as exc:
             found[d.name] = {"ok": False, "error": str(exc)}
         else:
