@@ -3,7 +3,10 @@
 The public surface for library users (the CLI, the fleet loop and the Pulumi provider use
 the same names)::
 
-    from reconciler import load, plan, apply_site, Client, ClientConfig
+    from reconciler import load, open_backend, observe, converge
+
+`observe(backend, desired)` reads and plans one site, `converge(backend, observation)` runs
+that plan; `open_backend` gives the backend (`api` today) every front end uses.
 
 Names are imported lazily so that `import reconciler` stays cheap and free of side effects
 (the Pulumi provider imports it inside a plugin process).
@@ -26,6 +29,10 @@ _EXPORTS = {
     "Step": "reconciler.plan",
     "Action": "reconciler.plan",
     "apply_site": "reconciler.apply",
+    "observe": "reconciler.engine",
+    "converge": "reconciler.engine",
+    "Observation": "reconciler.engine",
+    "open_backend": "reconciler.backends",
     "SiteResult": "reconciler.apply",
     "Client": "reconciler.client",
     "ReadOnlyClient": "reconciler.client",
@@ -41,6 +48,7 @@ __all__ = [
     "ClientConfig",
     "Desired",
     "Live",
+    "Observation",
     "Plan",
     "ReadOnlyClient",
     "SiteResult",
@@ -48,14 +56,19 @@ __all__ = [
     "Step",
     "__version__",
     "apply_site",
+    "converge",
     "load",
     "load_text",
+    "observe",
+    "open_backend",
     "plan",
 ]
 
 if TYPE_CHECKING:
     from reconciler.apply import SiteResult, apply_site
+    from reconciler.backends import open_backend
     from reconciler.client import Client, ClientConfig, ReadOnlyClient
+    from reconciler.engine import Observation, converge, observe
     from reconciler.errors import BrightbackError, SpecError
     from reconciler.model import Desired, Live
     from reconciler.plan import Action, Plan, Step, plan
