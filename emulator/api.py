@@ -323,3 +323,28 @@ def _int_param(query: dict[str, str], name: str, default: int | None) -> Any:
     if not -INT64 <= number < INT64:  # SQLite integers are 64-bit
         raise invalid("invalid_param", f"{name} : out of range", name)
     return number
+
+
+__all__ = [
+    "EVENT_SOURCES",
+    "FAULT_ANSWERS",
+    "GETS",
+    "INT64",
+    "PAGE",
+    "POSTS",
+    "RETENTION_PAGES",
+    "UNAUTHORIZED",
+    "Api",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "drop_connection",
+    "header",
+    "page_base",
+    "presented_key",
+    "read_body",
+    "respond",
+    "retention_page",
+    "split_site",
+]

@@ -31,3 +31,9 @@ class EmulatorApp:
 
 def create_app(store: Store, admin_token: str) -> EmulatorApp:
     return EmulatorApp(store, admin_token)
+
+
+__all__ = [
+    "EmulatorApp",
+    "create_app",
+]

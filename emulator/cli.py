@@ -130,3 +130,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+__all__ = [
+    "TOKEN_ENV",
+    "add_arguments",
+    "admin_token",
+    "load_faults",
+    "main",
+    "parser",
+    "run",
+]

@@ -211,3 +211,14 @@ class Faults:
         if bucket is None or bucket.capacity != per_minute:
             bucket = self._buckets[site] = _Bucket(per_minute)
         return not bucket.take()
+
+
+__all__ = [
+    "FIELDS",
+    "GLOBAL",
+    "RATES",
+    "Decision",
+    "FaultConfigError",
+    "Faults",
+    "validate",
+]

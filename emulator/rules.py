@@ -419,3 +419,27 @@ WRITES = {
     "disconnect": disconnect,
     "cancellation_settings": cancellation_settings,
 }
+
+
+__all__ = [
+    "BRIGHTBACK_SITE_NAME",
+    "MODES",
+    "SUBSCRIPTION_ID",
+    "WRITES",
+    "Account",
+    "Change",
+    "Outcome",
+    "RuleViolation",
+    "SiteState",
+    "cancellation_settings",
+    "connect",
+    "disconnect",
+    "invalid",
+    "missing",
+    "parse_bool",
+    "pre_cancel_check",
+    "refused",
+    "sign_up",
+    "traffic_status",
+    "update",
+]

@@ -82,3 +82,9 @@ def _apply(store: Store, document: Mapping[str, Any]) -> None:
             if status != 200:
                 message = json.loads(body).get("message", "")
                 raise SeedError(f"{entry['site']}: console {action} refused: {message}")
+
+
+__all__ = [
+    "SeedError",
+    "apply_seed",
+]

@@ -304,3 +304,22 @@ def set_experience(store: Store, name: str, mode: str, published: bool) -> None:
         email = store.set_experience(conn, name, mode, value)
         event = "brightback_experience_" + ("published" if published else "unpublished")
         touch_sites_of(store, conn, email, event, "admin_console")
+
+
+__all__ = [
+    "PAGE_BASE",
+    "PAGE_LIFETIME_S",
+    "Answer",
+    "activate",
+    "add_brightback_site",
+    "body_hash",
+    "create_account",
+    "error",
+    "integration",
+    "not_found",
+    "read",
+    "set_experience",
+    "site_state",
+    "touch_sites_of",
+    "write",
+]

@@ -441,3 +441,15 @@ class Store:
                 "INSERT INTO faults VALUES (?, ?)",
                 [(scope, json.dumps(dict(config))) for scope, config in scopes.items()],
             )
+
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA",
+    "TABLES",
+    "Conflict",
+    "Store",
+    "dumps",
+    "key_digest",
+    "now",
+]

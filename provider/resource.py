@@ -85,3 +85,9 @@ class BrightbackIntegration(pulumi.dynamic.Resource, module="brightback", name="
     ) -> BrightbackIntegration:
         """The resource for one loaded document, named after `metadata.name`."""
         return cls(desired.name, inputs_from_document(desired_to_document(desired)), opts)
+
+
+__all__ = [
+    "OUTPUT_KEYS",
+    "BrightbackIntegration",
+]

@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.errors import PeerAnswerError
+
 # Chargebee's largest answer we ask for (100 events) is ~100 KB; 4 MiB is room, not a target.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # Chargebee's resources nest 4-5 levels; 64 is room, not a target, and far from Python's
@@ -21,10 +23,6 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 
 __all__ = ["MAX_BODY_BYTES", "MAX_DEPTH", "PeerAnswerError", "loads", "read_capped", "too_deep"]
-
-
-class PeerAnswerError(ValueError):
-    """The answer is too large or nested too deep to be a control-plane answer."""
 
 
 def read_capped(chunks: Iterable[bytes], limit: int = MAX_BODY_BYTES) -> bytes:

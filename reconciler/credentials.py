@@ -192,3 +192,13 @@ def _read_key_file(path: str, reference: str) -> str:
         # One key is one token: NULs, several lines or words are some other file.
         raise CredentialError(f"API key {reference} holds more than one word: not a key file")
     return text
+
+
+__all__ = [
+    "MAX_KEY_FILE_BYTES",
+    "REDACTED",
+    "ApiKey",
+    "redact",
+    "redact_bytes",
+    "resolve_api_key",
+]

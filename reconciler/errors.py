@@ -149,6 +149,24 @@ class IntegrationError(BrightbackError):
     to do."""
 
 
+class ServeError(BrightbackError):
+    """A server could not start (port in use, no such address, port out of range)."""
+
+
+class StoreError(BrightbackError):
+    """The state store cannot be reached or read. Its message names the store without a
+    password; the pass stops before anything is applied."""
+
+
+class StateShapeError(BrightbackError):
+    """The state file is not a state file we wrote: says where and what is wrong."""
+
+
+class PeerAnswerError(BrightbackError, ValueError):
+    """The answer is too large or nested too deep to be a control-plane answer (a
+    ValueError too: callers that parse JSON catch both alike)."""
+
+
 __all__ = [
     "RETRY_STATUSES",
     "ApiError",
@@ -156,10 +174,14 @@ __all__ = [
     "ClientConfigError",
     "CredentialError",
     "IntegrationError",
+    "PeerAnswerError",
     "SavedPlanError",
+    "ServeError",
     "SiteLocked",
     "SpecError",
     "SpecProblem",
     "StateFileError",
+    "StateShapeError",
+    "StoreError",
     "TransportError",
 ]

@@ -109,3 +109,9 @@ def live_to_api(live: Live) -> dict[str, Any]:
             "portal_cancellation_enabled": live.portal_cancellation_enabled,
         },
     }
+
+
+__all__ = [
+    "live_from_api",
+    "live_to_api",
+]

@@ -197,3 +197,24 @@ class Live:
     @property
     def connected(self) -> bool:
         return self.connection.state is ConnectionState.CONNECTED
+
+
+__all__ = [
+    "AccountStatus",
+    "ConnectionState",
+    "Credentials",
+    "DeletionPolicy",
+    "Desired",
+    "DesiredConnection",
+    "FallbackCancelExperience",
+    "IntegrationMode",
+    "Live",
+    "LiveAccount",
+    "LiveBrightbackSite",
+    "LiveConnection",
+    "Management",
+    "Policy",
+    "Probe",
+    "SourceRef",
+    "TrafficStatus",
+]

@@ -30,7 +30,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from reconciler.errors import BrightbackError
+from reconciler.errors import ServeError
 
 HEADER_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5.0
@@ -42,10 +42,6 @@ _BUSY = (
 )
 
 __all__ = ["BACKLOG", "HEADER_TIMEOUT_S", "KEEP_ALIVE_S", "BackgroundServer", "ServeError"]
-
-
-class ServeError(BrightbackError):
-    """A server could not start (port in use, no such address, port out of range)."""
 
 
 def connection_cap() -> int:

@@ -62,3 +62,10 @@ def build_parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+__all__ = [
+    "COMMANDS",
+    "build_parser_for",
+    "main",
+]

@@ -91,3 +91,9 @@ def _apply_saved(args: argparse.Namespace, path: Path) -> int:
             planned, lambda seen: converge(backend, seen, max_replans=0), args.concurrency
         )
     return emit(RunReport("apply", tuple(SiteReport.from_result(r) for r in results)), args.format)
+
+
+__all__ = [
+    "add_arguments",
+    "run",
+]

@@ -153,3 +153,15 @@ def _click_in_ui(admin: Any, desired: list[Desired]) -> tuple[Desired, Integrati
             if 200 <= response.status_code < 300:
                 return item, other
     return None
+
+
+__all__ = [
+    "EXAMPLES_SEED",
+    "EXAMPLES_SITES",
+    "add_arguments",
+    "banner",
+    "export_keys",
+    "find_examples",
+    "run",
+    "seed_keys",
+]

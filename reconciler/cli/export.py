@@ -91,3 +91,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 1 if failed else 0
+
+
+__all__ = [
+    "DEFAULT_KEY_ENV",
+    "add_arguments",
+    "credentials_for",
+    "run",
+]

@@ -62,3 +62,9 @@ def run(args: argparse.Namespace) -> int:
             note += f"; {failed} site(s) could not be planned and are not in it"
         print(note, file=sys.stderr)
     return emit(report, args.format)
+
+
+__all__ = [
+    "add_arguments",
+    "run",
+]

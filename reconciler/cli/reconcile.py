@@ -319,3 +319,9 @@ def run(args: argparse.Namespace) -> int:
         if interval_mode:
             return 0
     return code
+
+
+__all__ = [
+    "add_arguments",
+    "run",
+]

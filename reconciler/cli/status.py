@@ -99,3 +99,10 @@ def _serve(port: int, source: ReportSource, host: str | None) -> int:
         server.stop()
         source.close()
     return 0
+
+
+__all__ = [
+    "add_arguments",
+    "run",
+    "text_lines",
+]

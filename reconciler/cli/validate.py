@@ -39,3 +39,9 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(f"valid: {len(desired)} document{'s' if len(desired) != 1 else ''}")
     return 0
+
+
+__all__ = [
+    "add_arguments",
+    "run",
+]

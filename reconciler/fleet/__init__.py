@@ -5,3 +5,5 @@ per-site history and retry backoff), `safety` (the fleet-wide destructive thresh
 `lock` (one applier per site), `gitinfo`, `drift` (normalised drift and who made it),
 `progress`, `metrics`, and `loop` (one pass, and the interval loop around it).
 """
+
+__all__: list[str] = []

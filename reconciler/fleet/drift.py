@@ -113,3 +113,11 @@ def attribute(
             user=str(user) if user else None,
         )
     return ChangedBy(OUTSIDE)
+
+
+__all__ = [
+    "OUTSIDE",
+    "ChangedBy",
+    "Resolution",
+    "attribute",
+]

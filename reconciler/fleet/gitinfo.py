@@ -55,3 +55,9 @@ def git_info(paths: Sequence[str | Path]) -> GitInfo | None:
         status = _git(where, "status", "--porcelain")
         return GitInfo(commit=commit, dirty=bool(status), root=root)
     return None
+
+
+__all__ = [
+    "GitInfo",
+    "git_info",
+]

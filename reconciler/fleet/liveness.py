@@ -42,3 +42,9 @@ class Liveness:
         age = max(0.0, now - since)
         detail = {"last_pass_at": last, "age_s": round(age, 3), "max_age_s": self.max_age_s}
         return age <= self.max_age_s, detail
+
+
+__all__ = [
+    "STALE_INTERVALS",
+    "Liveness",
+]

@@ -109,3 +109,13 @@ def run_loop(
         if stop.wait(next_wait(interval, jitter, rng)):
             break
     return code, runs
+
+
+__all__ = [
+    "failure_kind",
+    "next_wait",
+    "parse_duration",
+    "parse_jitter",
+    "run_loop",
+    "stop_on_signals",
+]

@@ -126,3 +126,8 @@ class FleetMetrics:
                 if delta > 0:
                     counter.labels(**{label: key}).inc(delta)
             self._seen[group] = dict(snapshot.get(group, {}))
+
+
+__all__ = [
+    "FleetMetrics",
+]

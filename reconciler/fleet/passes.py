@@ -686,3 +686,12 @@ class _Settled:
 
     state: SiteState
     resolved: list[tuple[Drift, Resolution, ChangedBy | None]]
+
+
+__all__ = [
+    "PassOptions",
+    "PassResult",
+    "Tick",
+    "converged",
+    "run_pass",
+]

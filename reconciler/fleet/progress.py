@@ -61,3 +61,8 @@ class Progress:
         if self._bar is not None:
             self._bar.stop()  # type: ignore[attr-defined]
             self._bar = None
+
+
+__all__ = [
+    "Progress",
+]

@@ -56,3 +56,10 @@ def check_threshold(
                 f"disconnected, more than --max-destructive-percent {max_percent:g}%",
             )
     return SafetyDecision(True, destructive_sites, total_sites)
+
+
+__all__ = [
+    "MIN_SITES_FOR_PERCENT",
+    "SafetyDecision",
+    "check_threshold",
+]

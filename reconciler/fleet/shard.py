@@ -87,3 +87,13 @@ def shard_from(
             f"shard count {count_text!r} and ${INDEX_ENV} {index_text!r} must be whole numbers"
         ) from None
     return Shard(index, count)
+
+
+__all__ = [
+    "COUNT_ENV",
+    "INDEX_ENV",
+    "Shard",
+    "parse_shard",
+    "shard_from",
+    "shard_of",
+]

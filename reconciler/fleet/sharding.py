@@ -68,3 +68,9 @@ def fleet_decision(
                 f"the fleet-wide count of destructive steps is unknown: shard(s) {listed} "
                 f"of run {run_id} did not publish theirs within {wait_s:g} s",
             )
+
+
+__all__ = [
+    "POLL_S",
+    "fleet_decision",
+]

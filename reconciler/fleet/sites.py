@@ -230,3 +230,19 @@ def probe_sites(
         else:
             found[d.name] = {"ok": True, "session_id": str(page.get("id", ""))}
     return found
+
+
+__all__ = [
+    "CLOCK_SLACK_S",
+    "EVENTS_LOOKED_AT",
+    "THRESHOLD_UNBLOCK",
+    "Planned",
+    "SiteLocker",
+    "apply_planned",
+    "failed_report",
+    "held_report",
+    "probe_sites",
+    "read_and_plan",
+    "resolve_drift",
+    "wants_events",
+]

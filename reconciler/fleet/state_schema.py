@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from reconciler._peer_json import too_deep
-from reconciler.errors import BrightbackError
+from reconciler.errors import StateShapeError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "state.schema.json"
 # The reconciler writes at most 6 levels (sites > site > spec > spec > policy > value);
@@ -29,10 +29,6 @@ SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "state.schema.js
 MAX_DEPTH = 32
 
 __all__ = ["MAX_DEPTH", "SCHEMA_PATH", "StateShapeError", "parse_state"]
-
-
-class StateShapeError(BrightbackError):
-    """The state file is not a state file we wrote: says where and what is wrong."""
 
 
 @cache

@@ -115,3 +115,17 @@ def write_document(document: Mapping[str, Any], stream: TextIO) -> None:
 
 def render(report: RunReport, stream: TextIO) -> None:
     write_document(report_to_dict(report), stream)
+
+
+__all__ = [
+    "BIG",
+    "PRETTY_MAX_SITES",
+    "REPORT_FORMAT",
+    "iter_json",
+    "outcome_to_dict",
+    "render",
+    "report_to_dict",
+    "site_to_dict",
+    "write_document",
+    "write_json",
+]

@@ -205,3 +205,23 @@ def render(report: RunReport, stream: TextIO) -> None:
     lines.append("")
     lines.append(f"Exit code {report.exit_code}.")
     stream.write("\n".join(lines) + "\n")
+
+
+__all__ = [
+    "ROWS_LIMIT",
+    "STATUS_ICON",
+    "condition_text",
+    "destructive_steps",
+    "details",
+    "grouped",
+    "html_text",
+    "needs_a_person",
+    "render",
+    "site_blocks",
+    "site_body",
+    "site_rows",
+    "step_text",
+    "table",
+    "text",
+    "words",
+]

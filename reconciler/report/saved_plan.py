@@ -165,3 +165,16 @@ def differences(saved: SavedSite, fresh: Plan) -> list[str]:
     if not reasons:
         reasons.append("step arguments or order differ")
     return reasons
+
+
+__all__ = [
+    "SAVED_PLAN_FORMAT",
+    "SavedPlan",
+    "SavedSite",
+    "differences",
+    "inputs_hash",
+    "is_saved_plan",
+    "read_saved_plan",
+    "saved_site",
+    "write_saved_plan",
+]

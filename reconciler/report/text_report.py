@@ -165,3 +165,19 @@ def render(report: RunReport, stream: TextIO, *, colour: bool | None = None) -> 
         return
     for line in lines:
         stream.write("".join(text for text, _ in line) + "\n")
+
+
+__all__ = [
+    "CONDITION_STYLE",
+    "OUTCOME_MARK",
+    "STATUS_STYLE",
+    "Line",
+    "Segment",
+    "condition_lines",
+    "drift_line",
+    "render",
+    "report_lines",
+    "site_lines",
+    "step_line",
+    "summary_line",
+]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.store._base import PassNote, Store, StoreError
+from reconciler.errors import StoreError
+from reconciler.store._base import PassNote, Store
 from reconciler.store._urls import STATE_URL_ENV, is_postgres_url, redact_url
 from reconciler.store.directory import DirectoryStore
 from reconciler.store.reports import merge_reports

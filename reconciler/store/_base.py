@@ -18,15 +18,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.errors import BrightbackError
 from reconciler.fleet.lock import Lease
 from reconciler.fleet.shard import Shard
 from reconciler.fleet.state import FleetState, SiteState
-
-
-class StoreError(BrightbackError):
-    """The state store cannot be reached or read. Its message names the store without a
-    password; the pass stops before anything is applied."""
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,9 @@ def _read_object(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path} does not hold a JSON object")
     return data
+
+
+__all__ = [
+    "DirectoryStore",
+    "shard_report_name",
+]

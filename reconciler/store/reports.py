@@ -93,3 +93,8 @@ def _merge_fleet(fleets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "runs": runs,
         },
     }
+
+
+__all__ = [
+    "merge_reports",
+]
