@@ -108,32 +108,38 @@ def _has(conditions: Sequence[Condition], kind: ConditionType) -> bool:
     return any(c.type is kind for c in conditions)
 
 
-def _plan_status(plan: Plan) -> SiteStatus:
-    if plan.blocked:
+def site_status(
+    conditions: Sequence[Condition],
+    *,
+    failed: bool = False,
+    pending: bool = False,
+    changed: bool = False,
+    drifted: bool = False,
+) -> SiteStatus:
+    """The one word for a site, worst first: failed, blocked, changes pending (plan) or
+    applied (apply), drifted on a hands-off site, waiting for an outside event, drift that
+    nothing closes, in sync."""
+    if failed or _has(conditions, ConditionType.FAILED):
+        return SiteStatus.FAILED
+    if _has(conditions, ConditionType.BLOCKED):
         return SiteStatus.BLOCKED
-    if plan.steps:
+    if pending:
         return SiteStatus.CHANGES
-    if _has(plan.conditions, ConditionType.DRIFTED):
+    if changed:
+        return SiteStatus.APPLIED
+    if _has(conditions, ConditionType.DRIFTED):
         return SiteStatus.DRIFTED
-    if _has(plan.conditions, ConditionType.WAITING):
+    if _has(conditions, ConditionType.WAITING):
         return SiteStatus.WAITING  # drift that only an outside event can close
-    if plan.drift:
-        return SiteStatus.DRIFTED
-    return SiteStatus.IN_SYNC
+    return SiteStatus.DRIFTED if drifted else SiteStatus.IN_SYNC
+
+
+def _plan_status(plan: Plan) -> SiteStatus:
+    return site_status(plan.conditions, pending=bool(plan.steps), drifted=bool(plan.drift))
 
 
 def _result_status(result: SiteResult) -> SiteStatus:
-    if not result.ok:
-        return SiteStatus.FAILED
-    if _has(result.conditions, ConditionType.BLOCKED):
-        return SiteStatus.BLOCKED
-    if result.changed:
-        return SiteStatus.APPLIED
-    if _has(result.conditions, ConditionType.DRIFTED):
-        return SiteStatus.DRIFTED
-    if _has(result.conditions, ConditionType.WAITING):
-        return SiteStatus.WAITING
-    return SiteStatus.IN_SYNC
+    return site_status(result.conditions, failed=not result.ok, changed=result.changed)
 
 
 @dataclass(frozen=True)
@@ -226,4 +232,5 @@ __all__ = [
     "SiteReport",
     "SiteStatus",
     "render",
+    "site_status",
 ]
