@@ -45,9 +45,14 @@ _TYPE_WORDS = {
 
 
 @cache
-def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+def load_schema(path: Path) -> dict[str, Any]:
+    """A JSON Schema file of the project, read once per process."""
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
+
+
+def schema() -> dict[str, Any]:
+    return load_schema(SCHEMA_PATH)
 
 
 @cache

@@ -213,24 +213,24 @@ def _retry_after_seconds(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _is_certificate_error(exc: BaseException) -> bool:
-    """Whether a connect error is a failed TLS verification (httpx wraps ssl's error)."""
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in the chain of causes (httpx wraps the socket's error)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
-
-
-def _is_name_error(exc: BaseException) -> bool:
-    """Whether a connect error is a failed DNS lookup (socket.gaierror under httpx's)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, socket.gaierror):
+        if isinstance(seen, kind):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _is_certificate_error(exc: BaseException) -> bool:
+    """Whether a connect error is a failed TLS verification."""
+    return _caused_by(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def _is_name_error(exc: BaseException) -> bool:
+    """Whether a connect error is a failed DNS lookup (socket.gaierror)."""
+    return _caused_by(exc, socket.gaierror)
 
 
 def _basic_auth(secret: str) -> str:

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from reconciler._peer_json import too_deep
+from reconciler._schema import load_schema
 from reconciler.errors import StateShapeError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "state.schema.json"
@@ -31,10 +32,8 @@ MAX_DEPTH = 32
 __all__ = ["MAX_DEPTH", "SCHEMA_PATH", "StateShapeError", "parse_state"]
 
 
-@cache
 def _schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return loaded
+    return load_schema(SCHEMA_PATH)
 
 
 @cache
