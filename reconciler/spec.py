@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import _schema
-from reconciler._yaml import Document, decode, parse_documents
+from reconciler._yaml import MAX_FILE_BYTES, Document, decode, parse_documents
 from reconciler.errors import SpecError, SpecProblem
 from reconciler.fields import (
     ACCOUNT_EMAIL,
@@ -46,6 +46,9 @@ API_VERSION = "brightback-gitops/v1alpha1"
 KIND = "BrightbackIntegration"
 YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
+# Documents of ours in the whole config: a fleet of 100,000 sites loads (and is kept in
+# memory for the pass) in a few hundred MB; past that, shard the fleet.
+MAX_DOCUMENTS = 100_000
 
 __all__ = [
     "API_VERSION",
@@ -136,6 +139,13 @@ def _load_files(paths: Sequence[str | Path], skipped: list[str]) -> Iterator[Des
             skipped.append(name)
         for entry in loaded[before:]:
             yield entry.desired
+        if len(loaded) > MAX_DOCUMENTS:
+            message = (
+                f"more than {MAX_DOCUMENTS} documents in all (the last read is in this "
+                "file); run separate reconcilers (shards) over parts of the config"
+            )
+            problems.append(SpecProblem(name, 1, 1, "", message))
+            break
     problems.extend(_fleet_problems(loaded))
     if problems:
         raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
@@ -336,15 +346,27 @@ def _yaml_files_under(root: Path, problems: list[SpecProblem]) -> list[tuple[Pat
 def _read_all(
     files: Sequence[_Found], problems: list[SpecProblem]
 ) -> Iterator[tuple[str, Path, bytes]]:
+    """Each file's bytes, never more than MAX_FILE_BYTES + 1 of them (so `decode` can say
+    the file is too large): the size is checked before reading, and stdin, whose size is
+    unknown, is read with the same cap (a 2 GB file used to be read whole first)."""
     for entry, resolved in files:
         if entry == STDIN:
-            yield "<stdin>", Path.cwd(), sys.stdin.buffer.read()
+            yield "<stdin>", Path.cwd(), sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
             continue
         path = Path(entry)
         try:
-            yield str(path), (resolved or path.resolve()).parent, path.read_bytes()
+            with path.open("rb") as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+                    limit = MAX_FILE_BYTES // (1024 * 1024)
+                    problems.append(
+                        SpecProblem(str(path), 1, 1, "", f"file is larger than {limit} MiB")
+                    )
+                    continue
+                data = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             problems.append(SpecProblem(str(path), 1, 1, "", f"cannot read: {exc.strerror}"))
+            continue
+        yield str(path), (resolved or path.resolve()).parent, data
 
 
 def _load_one_file(
