@@ -142,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
         "exit_code": process.returncode,
         "answers": answers,
         "measures": rows,
+        # The trend tells warm-up (the first passes fill the state) from a leak.
+        "by_minute": [
+            {
+                "minute": minute + 1,
+                **{
+                    k: max(s[k] for t, s in samples if minute * 60 <= t < (minute + 1) * 60)
+                    for k in ("rss_mib", "fds", "threads")
+                },
+            }
+            for minute in range(int(args.minutes))
+            if any(minute * 60 <= t < (minute + 1) * 60 for t, _ in samples)
+        ],
         "goal_met": all(r["ok"] for r in rows) and gapless and not failed and finished != [],
     }
     print_json_line(record)
