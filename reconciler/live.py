@@ -72,6 +72,11 @@ def live_from_api(payload: Mapping[str, Any]) -> Live:
         ) from exc
 
 
+# Iterating an Enum class walks its members through EnumType.__iter__ each time: a few
+# microseconds a call that showed up in every site of a 10,000-site report.
+_MODES = tuple(IntegrationMode)
+
+
 def live_to_api(live: Live) -> dict[str, Any]:
     """The inverse of `live_from_api`, for reports, saved plans and Pulumi outputs."""
     return {
@@ -85,8 +90,7 @@ def live_to_api(live: Live) -> dict[str, Any]:
                 {
                     "name": bb.name,
                     "experiences": {
-                        m.value: ("published" if m in bb.published else "draft")
-                        for m in IntegrationMode
+                        m.value: ("published" if m in bb.published else "draft") for m in _MODES
                     },
                 }
                 for bb in live.account.brightback_sites

@@ -51,7 +51,7 @@ from reconciler.fleet.state import FleetState, SiteState, spec_hash, spec_text
 from reconciler.model import DeletionPolicy, Desired
 from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
-from reconciler.report.json_report import report_to_dict
+from reconciler.report.json_report import PRETTY_MAX_SITES, LazySites, report_to_dict
 from reconciler.rules import OrphanAction, disconnected, orphan_decision
 from reconciler.spec import desired_from_document, desired_to_document, iter_load, load
 from reconciler.store import PassNote, Store, open_store
@@ -186,11 +186,19 @@ def _finish(
     labels: dict[str, dict[str, str]] | None = None,
 ) -> PassResult:
     duration = time.monotonic() - clock
-    printed = report_to_dict(report)  # built once: stdout (--format json) and the file
+    # A big report's site entries are built as they are written, for stdout and the file
+    # each, never all held at once (memory flat in fleet size); a small one's once.
+    big = len(report.sites) > PRETTY_MAX_SITES
+    printed = report_to_dict(report, lazy=big)
     labelled = labels or {}
+    sites: Sequence[dict[str, Any]] = (
+        LazySites(report.sites, lambda site: {"labels": labelled.get(site.name, {})})
+        if big
+        else [{**site, "labels": labelled.get(site["name"], {})} for site in printed["sites"]]
+    )
     document = {
         **printed,
-        "sites": [{**site, "labels": labelled.get(site["name"], {})} for site in printed["sites"]],
+        "sites": sites,
         "pass_started_at": started,
         "duration_s": round(duration, 3),
         "git": git.to_dict() if git is not None else None,

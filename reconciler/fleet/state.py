@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,7 +273,7 @@ class StateStore:
 
     def write_report(self, report: Mapping[str, Any]) -> None:
         sites = report.get("sites")
-        pretty = not isinstance(sites, list) or len(sites) <= PRETTY_MAX_SITES
+        pretty = not isinstance(sites, Sequence) or len(sites) <= PRETTY_MAX_SITES
         write_json_atomic(self.report_path, report, pretty=pretty)
 
 

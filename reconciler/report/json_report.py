@@ -7,8 +7,8 @@ CI job can diff them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TextIO, overload
 
 from reconciler.apply import StepOutcome
 from reconciler.live import live_to_api
@@ -46,7 +46,48 @@ def site_to_dict(site: SiteReport) -> dict[str, Any]:
     }
 
 
-def report_to_dict(report: RunReport) -> dict[str, Any]:
+class LazySites(Sequence[dict[str, Any]]):
+    """A report's per-site entries, each built when it is read and then dropped.
+
+    A 10,000-site report held as dicts costs tens of MB on top of the `SiteReport`s they
+    are made from, twice over when stdout and last-report.json each have their copy.
+    `iter_json` streams this sequence item by item, so a big report is written to both
+    without its entries ever being in memory together (issue 17: memory flat in fleet
+    size). `extra(site)` adds keys to an entry (the file's labels).
+    """
+
+    def __init__(
+        self,
+        sites: Sequence[SiteReport],
+        extra: Callable[[SiteReport], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self._sites = sites
+        self._extra = extra
+
+    def __len__(self) -> int:
+        return len(self._sites)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._entry(site) for site in self._sites[index]]
+        return self._entry(self._sites[index])
+
+    def _entry(self, site: SiteReport) -> dict[str, Any]:
+        entry = site_to_dict(site)
+        if self._extra is not None:
+            entry.update(self._extra(site))
+        return entry
+
+
+def report_to_dict(report: RunReport, *, lazy: bool = False) -> dict[str, Any]:
+    """The report as JSON-ready data; `lazy`: per-site entries as `LazySites`, for
+    reports streamed with `write_json`."""
     document = {
         "format": REPORT_FORMAT,
         "command": report.command,
@@ -54,7 +95,7 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "refused": report.refused,
         "notes": list(report.notes),
         "summary": report.summary(),
-        "sites": [site_to_dict(s) for s in report.sites],
+        "sites": LazySites(report.sites) if lazy else [site_to_dict(s) for s in report.sites],
     }
     if report.fleet is not None:
         document["fleet"] = report.fleet.to_dict()
@@ -80,7 +121,7 @@ def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterato
             yield ("," if index else "") + json.dumps(str(key)) + ":"
             yield from iter_json(item, sort_keys=sort_keys, depth=depth + 1)
         yield "}"
-    elif isinstance(value, list | tuple) and (depth < 2 or len(value) > BIG):
+    elif isinstance(value, list | tuple | LazySites) and (depth < 2 or len(value) > BIG):
         yield "["
         for index, item in enumerate(value):
             if index:
@@ -106,7 +147,7 @@ def write_document(document: Mapping[str, Any], stream: TextIO) -> None:
     """Print a report already turned into a dict (the fleet reconciler builds it once
     for stdout and `last-report.json`), indented unless the fleet is big."""
     sites = document.get("sites")
-    if not isinstance(sites, list) or len(sites) <= PRETTY_MAX_SITES:
+    if not isinstance(sites, list | LazySites) or len(sites) <= PRETTY_MAX_SITES:
         stream.write(json.dumps(document, indent=2))
     else:
         write_json(document, stream)

@@ -82,7 +82,7 @@ class DirectoryStore:
             self.files.write_report(report)
             return
         sites = report.get("sites")
-        pretty = not isinstance(sites, list) or len(sites) <= 200
+        pretty = not isinstance(sites, Sequence) or len(sites) <= 200
         _write_json_atomic(self.directory / shard_report_name(shard), report, pretty=pretty)
 
     def read_reports(self) -> list[dict[str, Any]]:

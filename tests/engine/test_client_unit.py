@@ -5,6 +5,7 @@ test_client_emulator.py; these cover the edges a server cannot easily produce.""
 from __future__ import annotations
 
 import base64
+import ssl
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from reconciler.client import (
     ReadOnlyClient,
     RetryPolicy,
     idempotency_key,
+    tls_context,
 )
 from reconciler.errors import ApiError, CredentialError, TransportError
 from reconciler.plan import Action, Scalar, Step
@@ -432,3 +434,16 @@ def test_a_key_source_replaces_the_spec_reference(sleeps: list[float]) -> None:
     with ReadOnlyClient(ClientConfig(), http=http, key_source=lambda _d: source) as client:
         client.read(desired(env="UNSET_VARIABLE_FOR_THIS_TEST"))
     assert seen == ["Basic " + base64.b64encode(b"key-from-config-0123:").decode()]
+
+
+def test_clients_share_one_tls_context_and_plain_http_loads_no_ca_bundle() -> None:
+    """Issue 17: loading the CA bundle cost ~0.1 s of CPU per client; made once per process
+    now, and never for a loopback http emulator (whose context still verifies)."""
+    plain = ClientConfig(url_template="http://127.0.0.1:1/sites/{site}/api/v2")
+    tls = ClientConfig(url_template="https://{site}.chargebee.com/api/v2")
+    assert tls_context(plain) is tls_context(plain)
+    assert tls_context(plain).cert_store_stats()["x509_ca"] == 0
+    assert tls_context(plain).verify_mode is ssl.CERT_REQUIRED
+    assert tls_context(tls) is tls_context(tls) is not tls_context(plain)
+    assert tls_context(tls).cert_store_stats()["x509_ca"] > 0
+    assert tls_context(tls).verify_mode is ssl.CERT_REQUIRED and tls_context(tls).check_hostname

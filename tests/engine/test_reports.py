@@ -13,6 +13,13 @@ from reconciler.apply import StepOutcome, StepStatus
 from reconciler.live import live_from_api
 from reconciler.plan import Action, Condition, ConditionType, Drift, Plan, Step
 from reconciler.report import RunReport, SiteReport, SiteStatus, render
+from reconciler.report.json_report import (
+    PRETTY_MAX_SITES,
+    LazySites,
+    report_to_dict,
+    write_document,
+    write_json,
+)
 from reconciler.report.markdown_report import text as md_text
 
 from ._builders import integration
@@ -162,3 +169,24 @@ def test_exit_codes_follow_terraform(command: str, statuses: list[SiteStatus], c
         SiteReport(f"s{i}", f"s{i}", status, None, None) for i, status in enumerate(statuses)
     )
     assert RunReport(command, sites).exit_code == code
+
+
+def test_a_big_report_streams_site_entries_built_one_at_a_time_with_the_same_bytes() -> None:
+    """Issue 17: a 10,000-site report's entries are never all held as dicts; the streamed
+    text is exactly the eager one, for stdout and for the file (with its labels)."""
+    sites = tuple(in_sync_site(f"site-{n:04d}") for n in range(PRETTY_MAX_SITES + 50))
+    report = RunReport("reconcile", sites)
+    eager = report_to_dict(report)
+    lazy = report_to_dict(report, lazy=True)
+    assert isinstance(lazy["sites"], LazySites) and lazy["sites"][3] == eager["sites"][3]
+    printed = io.StringIO()
+    write_document(lazy, printed)
+    assert json.loads(printed.getvalue()) == eager
+    assert printed.getvalue() == json.dumps(eager, separators=(",", ":")) + "\n"
+    labelled = LazySites(report.sites, lambda site: {"labels": {"name": site.name}})
+    file = io.StringIO()
+    write_json({"sites": labelled}, file, sort_keys=True)
+    assert json.loads(file.getvalue())["sites"][-1] == {
+        **eager["sites"][-1],
+        "labels": {"name": sites[-1].name},
+    }
