@@ -8,6 +8,7 @@ pass adds only what changed since the last one.
 from __future__ import annotations
 
 import os
+import re
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,6 +26,22 @@ from reconciler.client import ClientStats
 from reconciler.report import RunReport, SiteStatus
 from reconciler.serving import BackgroundServer
 from reconciler.status_page._server import DEFAULT_HOST, HOST_ENV
+
+# The client's own error kinds and Chargebee's documented api_error_code values.
+KNOWN_ERROR_KINDS = frozenset(
+    {
+        "transport", "tls", "dns", "unexpected_response", "invalid_step", "stale_version",
+        "api_authentication_failed", "api_authorization_failed", "api_request_limit_exceeded",
+        "resource_not_found", "resource_limit_exhausted", "param_wrong_value",
+        "duplicate_entry", "invalid_request", "invalid_state_for_request", "operation_failed",
+        "internal_error", "internal_temporary_error", "site_not_ready", "site_not_found",
+        "request_blocked", "configuration_incompatible", "db_connection_failure",
+    }
+)  # fmt: skip
+# Other codes (the emulator's product rules, codes Chargebee adds) get a label each, up
+# to this many; a peer inventing codes cannot grow the series past it.
+MAX_ERROR_KINDS = 32
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class FleetMetrics:
@@ -70,6 +87,7 @@ class FleetMetrics:
             "brightback_last_pass_timestamp_seconds", "When the last pass ended", registry=r
         )
         self._seen: dict[str, dict[str, int]] = {}
+        self._kinds: set[str] = set()  # error kinds outside KNOWN_ERROR_KINDS given a label
 
     def serve(self, port: int, addr: str | None = None) -> BackgroundServer:
         """Serve /metrics (GET and HEAD) on the same guarded server as the status page
@@ -88,6 +106,18 @@ class FleetMetrics:
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return Starlette(routes=[Route("/metrics", metrics, methods=["GET", "HEAD"])])
+
+    def _label(self, group: str, key: str) -> str:
+        """A label value from a bounded set. Error kinds come from the peer
+        (`api_error_code`): a peer answering random codes made 2,000 series. Chargebee's
+        documented codes and the client's own kinds are kept; past MAX_ERROR_KINDS
+        distinct others, the rest count as `other`."""
+        if group != "errors" or key in KNOWN_ERROR_KINDS or key in self._kinds:
+            return key
+        if len(self._kinds) < MAX_ERROR_KINDS and _CODE.fullmatch(key):
+            self._kinds.add(key)
+            return key
+        return "other"
 
     def observe_failure(self, kind: str) -> None:
         """A pass that raised: `kind` is `loop.failure_kind` (errno names, a bounded set)."""
@@ -124,7 +154,7 @@ class FleetMetrics:
             for key, value in snapshot.get(group, {}).items():
                 delta = value - before.get(key, 0)
                 if delta > 0:
-                    counter.labels(**{label: key}).inc(delta)
+                    counter.labels(**{label: self._label(group, key)}).inc(delta)
             self._seen[group] = dict(snapshot.get(group, {}))
 
 

@@ -102,3 +102,20 @@ def test_a_failed_pass_is_counted_in_metrics_by_a_bounded_kind() -> None:
     assert 'brightback_pass_failures_total{kind="ENOSPC"} 1.0' in text
     assert 'brightback_pass_failures_total{kind="exception"} 1.0' in text
     assert 'brightback_passes_total{result="failed"} 2.0' in text
+
+
+def test_peer_supplied_error_codes_cannot_grow_the_metric_series() -> None:
+    from reconciler.client import ClientStats
+    from reconciler.report import RunReport
+
+    metrics, stats = FleetMetrics(), ClientStats()
+    stats.error("api_authentication_failed")
+    for i in range(2_000):  # a peer answering a fresh code every time
+        stats.error(f"random_code_{i}")
+    stats.error("Not A Code {x}")
+    metrics.observe_pass(RunReport("reconcile", ()), 0.1, 0, 0, stats)
+    text = generate_latest(metrics.registry).decode()
+    series = [line for line in text.splitlines() if line.startswith("brightback_api_errors_total")]
+    assert len(series) <= 1 + 32 + 1  # known, the first 32 others, "other"
+    assert 'brightback_api_errors_total{kind="api_authentication_failed"} 1.0' in text
+    assert 'brightback_api_errors_total{kind="other"} 1969.0' in text
