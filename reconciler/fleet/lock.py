@@ -13,6 +13,7 @@ of defence for reconcilers that do not share a state directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from reconciler.errors import SiteLocked
+from reconciler.errors import BrightbackError, SiteLocked
 
 # Slack for clocks of hosts sharing a state directory: a release note this close to our
 # read counts as "after it" (a needless re-read costs one request; a missed one, a 409).
@@ -68,13 +69,32 @@ def _write_note(handle: IO[str], note: dict[str, Any]) -> None:
     handle.flush()
 
 
+def open_lock_file(path: Path) -> IO[str]:
+    """Open (or create, mode 0600) a lock file without following a symlink: a link
+    planted at `locks/<site>.lock` would otherwise have any file it points at truncated by
+    the lease note."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LockFileRefused(
+                f"{path} is a symbolic link; refusing to write through it"
+            ) from None
+        raise
+    return os.fdopen(fd, "r+", encoding="utf-8")
+
+
+class LockFileRefused(BrightbackError):
+    """A lock file that is not a plain file of ours (a symlink planted in its place)."""
+
+
 @contextlib.contextmanager
 def site_lock(directory: Path, site: str, pass_no: int = 0) -> Iterator[Lease]:
     """Hold the site's lock or raise `SiteLocked` at once (never wait: the other
     reconciler is converging the site already, and this pass has a fleet to do)."""
     locks = directory / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    with (locks / f"{site}.lock").open("a+", encoding="utf-8") as handle:
+    with open_lock_file(locks / f"{site}.lock") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

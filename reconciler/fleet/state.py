@@ -16,12 +16,14 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateFileError
+from reconciler.fleet.lock import open_lock_file
 from reconciler.fleet.state_schema import StateShapeError, parse_state
 from reconciler.report.json_report import write_json
 
@@ -238,16 +240,46 @@ class StateStore:
     def locked(self) -> Iterator[None]:
         """Serialise read-modify-write of the state file between reconcilers."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / "state.lock").open("a+") as handle:
+        self._check_owner()
+        with open_lock_file(self.directory / "state.lock") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+    def _check_owner(self) -> None:
+        """Refuse a state directory another user owns: whoever owns it can plant links and
+        files the reconciler would then trust or write through."""
+        owner = self.directory.stat().st_uid
+        if owner != os.geteuid():
+            raise StateFileError(
+                f"state directory {self.directory} belongs to uid {owner}, not to this user "
+                f"(uid {os.geteuid()}); use a directory of your own (--state-dir)"
+            )
+
+    def clean_orphaned_temp_files(self, older_than_s: float = 600.0) -> list[str]:
+        """Remove what an atomic write killed midway (kill -9) left behind: `.NAME.*.tmp`
+        files older than `older_than_s` (a younger one may be another writer's, live)."""
+        removed: list[str] = []
+        cutoff = time.time() - older_than_s
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return removed
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    Path(entry.path).unlink()
+                    removed.append(entry.name)
+        return removed
+
     def load(self) -> FleetState:
         """The state as last saved; StateFileError, before any write, if the file is not
         one we wrote (wrong types, not UTF-8, nested too deep: see `parse_state`)."""
+        self.clean_orphaned_temp_files()
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
