@@ -175,14 +175,12 @@ def apply_site(
         active = given or plan(desired, current, allow_disconnect=allow_disconnect)
         first = active
         while True:
-            if active.blocked:
-                outcomes.extend(
-                    StepOutcome(s, StepStatus.SKIPPED, "not run: the plan is blocked", None)
-                    for s in active.steps
-                )
-                return result(active.conditions, None, current)
+            # A blocked plan still runs its safe steps (the leading restores of the
+            # fallback): customers must not stay without a way to cancel because a later
+            # step waits for an allowance or a person. The rest is skipped.
+            runnable = len(active.safe_steps) if active.blocked else len(active.steps)
             try:
-                current = _run_steps(desired, client, active, current, outcomes)
+                current = _run_steps(desired, client, active, current, outcomes, runnable)
             except _Restart as restart:
                 if len(replans) >= max_replans:
                     condition = _failed(
@@ -197,6 +195,19 @@ def apply_site(
                 active = plan(desired, current, allow_disconnect=allow_disconnect)
                 replans.append(active)
                 continue
+            if active.blocked:
+                outcomes.extend(
+                    StepOutcome(s, StepStatus.SKIPPED, "not run: the plan is blocked", None)
+                    for s in active.steps[runnable:]
+                )
+                if not runnable:
+                    return result(active.conditions, None, current)
+                # The safe steps ran: say what the site is waiting for now, from the state
+                # the last write returned (no extra request).
+                again = plan(desired, current, allow_disconnect=allow_disconnect)
+                if again.steps:
+                    replans.append(again)
+                return result(final_conditions(again), None, current)
             # Every step ran and kept its promise: plan again from the state the last
             # write returned (no extra request). Normally nothing is left to do.
             if not active.steps:
@@ -224,15 +235,19 @@ def _run_steps(
     active: Plan,
     start: Live,
     outcomes: list[StepOutcome],
+    count: int | None = None,
 ) -> Live:
-    """Run `active` from `start`; return the state after the last write.
+    """Run the first `count` steps of `active` (all by default) from `start`; return the
+    state after the last write. Idempotency keys are those of the whole plan, so running
+    a prefix now and the rest later never replays the wrong answer.
 
     Raises `_Restart` when the site moved; lets site-level errors through after recording
     the failed step and skipping the rest.
     """
     current = start
     fingerprint = active.fingerprint
-    for index, step in enumerate(active.steps):
+    steps = active.steps if count is None else active.steps[:count]
+    for index, step in enumerate(steps):
         version = current.version
         key = idempotency_key(desired.site, fingerprint, index, step.action.value)
         try:
@@ -275,7 +290,7 @@ def _run_steps(
             StepOutcome(step, StepStatus.APPLIED, step.reason or "applied", after.version)
         )
         current = after
-        if jumped and index + 1 < len(active.steps):
+        if jumped and index + 1 < len(steps):
             raise _Restart(
                 f"version went from {version} to {after.version}: changed by someone else",
                 after,

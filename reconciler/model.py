@@ -112,6 +112,11 @@ class Policy:
     allow_disconnect: bool = False
     suspended: bool = False
     deletion_policy: DeletionPolicy = DeletionPolicy.ORPHAN
+    # Opt-in for sites with no customers yet: switch Cancellation via Brightback on (and
+    # change the mode of a toggled site) before the experience is published, the order the
+    # help page describes. Off by default because until the publish nobody can cancel
+    # (rule 7 hides portal cancellation, rule 8 gives Brightback no traffic).
+    toggle_before_publish: bool = False
 
 
 @dataclass(frozen=True)

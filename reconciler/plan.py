@@ -29,7 +29,14 @@ from reconciler.fields import (
     Scalar,
     compute_drift,
 )
-from reconciler.model import AccountStatus, ConnectionState, Desired, IntegrationMode, Live
+from reconciler.model import (
+    AccountStatus,
+    ConnectionState,
+    Desired,
+    IntegrationMode,
+    Live,
+    TrafficStatus,
+)
 from reconciler.rules import (
     Attachment,
     DisconnectReason,
@@ -58,6 +65,7 @@ class Condition:
 
 
 IN_SYNC = Condition(ConditionType.READY, "in_sync", "live matches desired")
+NO_CANCEL_PATH = "no_cancel_path"  # condition reason: customers cannot cancel (loud, exit 1)
 """The one Ready condition: live matches desired."""
 
 
@@ -81,6 +89,17 @@ class Plan:
     @property
     def has_destructive(self) -> bool:
         return any(s.destructive for s in self.steps)
+
+    @property
+    def safe_steps(self) -> tuple[Step, ...]:
+        """The leading steps that only restore the site's own cancel experience.
+
+        They are never destructive and never a connect, so they run even when the rest of
+        the plan is Blocked (or Waiting): a site must not stay without a way to cancel
+        because some later step needs an allowance (the cancel-path invariant). Only the
+        leading ones count, so each runs on exactly the state it was planned from.
+        """
+        return leading_restores(self.steps)
 
     @property
     def waiting(self) -> tuple[Condition, ...]:
@@ -117,6 +136,16 @@ class Plan:
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def leading_restores(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """The steps before the first one that is not a plain restore of the fallback."""
+    count = 0
+    for step in steps:
+        if step.action is not Action.RESTORE_CANCEL_EXPERIENCE or step.destructive:
+            break
+        count += 1
+    return steps[:count]
+
+
 def step_to_dict(step: Step) -> dict[str, Any]:
     return {
         "action": step.action.value,
@@ -144,29 +173,102 @@ def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Pla
     `allow_disconnect` is the run-wide allowance (`--allow-disconnect`); the document's own
     `policy.allowDisconnect` counts too. A plan that needs a disconnect without either is
     Blocked but still lists its steps, so a reviewer sees what the allowance would do.
+    A site whose customers cannot cancel, and that the runnable part of the plan does not
+    fix, is Blocked `no_cancel_path` (see `cancel_path_condition`).
     """
     drift = tuple(compute_drift(desired, live))
     if hands_off(desired):
+        conditions = _hands_off_conditions(desired, live, drift)
+        lost = cancel_path_condition(desired, live, fixed=False)
+        if lost:
+            conditions = (*lost, *(c for c in conditions if c.reason != "experience_not_published"))
         return Plan(
             name=desired.name,
             site=desired.site,
             live_version=live.version,
             drift=drift,
-            conditions=_hands_off_conditions(desired, live, drift),
+            conditions=conditions,
         )
     builder = _Builder(desired, live, disconnect_allowed(desired, allow_disconnect))
     builder.build()
+    steps = tuple(builder.steps)
     conditions = tuple(builder.conditions)
-    if not builder.steps and not drift and not conditions:
+    blocked = any(c.type is ConditionType.BLOCKED for c in conditions)
+    if blocked:  # only the leading restores run (Plan.safe_steps)
+        fixed = bool(leading_restores(steps)) and desired.fallback.portal_cancellation
+    else:
+        fixed = builder.has_cancel_path()
+    conditions = (*cancel_path_condition(desired, live, fixed=fixed), *conditions)
+    if not steps and not drift and not conditions:
         conditions = (IN_SYNC,)
     return Plan(
         name=desired.name,
         site=desired.site,
         live_version=live.version,
-        steps=tuple(builder.steps),
+        steps=steps,
         drift=drift,
         conditions=conditions,
     )
+
+
+# --------------------------------------------------------------------------- cancel path
+
+
+def has_cancel_path(live: Live) -> bool:
+    """Whether customers can cancel now: portal cancellation on, or Cancellation via
+    Brightback on *with traffic* (its experience published, rule 8)."""
+    if live.portal_cancellation_enabled:
+        return True
+    return live.cancellation_via_brightback and live.traffic_status is TrafficStatus.ON
+
+
+def cancel_path_owed(desired: Desired, live: Live) -> bool:
+    """Whether the spec promises customers a way to cancel in the state `live` is in.
+
+    With the toggle off, the fallback is the customer's experience: owed when it has
+    portal cancellation. With the toggle on, owed unless the spec opted in to switching
+    it on before the publish (`policy.toggleBeforePublish`, sites without customers).
+    """
+    if live.cancellation_via_brightback:
+        return not desired.policy.toggle_before_publish
+    return desired.fallback.portal_cancellation
+
+
+def cancel_path_condition(desired: Desired, live: Live, *, fixed: bool) -> tuple[Condition, ...]:
+    """Blocked `no_cancel_path`: customers cannot cancel and this run will not fix it.
+
+    `fixed`: whether what the run may execute leaves a way to cancel. Loud on purpose
+    (exit 1, a metric): it needs a person (publish the experience again, or allow the
+    disconnect that restores the fallback, or let the reconciler manage the site).
+    """
+    if fixed or has_cancel_path(live) or not cancel_path_owed(desired, live):
+        return ()
+    where = f" in {desired.source.file}" if desired.source is not None else ""
+    if live.cancellation_via_brightback:
+        bb_site = live.connection.brightback_site or "?"
+        mode = live.integrate_via.value if live.integrate_via else "its mode"
+        message = (
+            f"customers of {desired.site} cannot cancel: Cancellation via Brightback is on, "
+            f"but the {mode} experience of Brightback site {bb_site} is not published, so it "
+            "takes no traffic (rule 8), and portal cancellation is hidden while it is on "
+            "(rule 7)"
+        )
+        unblock = (
+            f"publish the {mode} experience of {bb_site} in Brightback again; or, to fall "
+            "back to the site's own cancel experience, disconnect (spec.connection.state: "
+            f"disconnected with spec.policy.allowDisconnect: true{where}, or run with "
+            "--allow-disconnect) so the fallback is restored"
+        )
+    else:
+        message = (
+            f"customers of {desired.site} cannot cancel: Brightback is not handling "
+            "cancellations and portal cancellation is off"
+        )
+        unblock = (
+            "let the reconciler restore the fallback (spec.policy.management: full and "
+            f"spec.policy.suspended: false{where}), or turn portal cancellation on in Chargebee"
+        )
+    return (Condition(ConditionType.BLOCKED, NO_CANCEL_PATH, message, unblock),)
 
 
 # --------------------------------------------------------------------------- drift
@@ -296,8 +398,32 @@ class _Builder:
 
     # ------------------------------------------------------------------ the walk
 
+    def has_cancel_path(self) -> bool:
+        """Whether the simulated state, after every step so far, lets customers cancel."""
+        return self.portal or (self.toggle and self._published(self.brightback_site, self.mode))
+
+    def _published(self, brightback_site: str | None, mode: IntegrationMode | None) -> bool:
+        if brightback_site is None or mode is None:
+            return False
+        site = self.live.account.brightback_site(brightback_site)
+        return site is not None and mode in site.published
+
+    def _restore_first(self) -> None:
+        """Customers cannot cancel now (a half-done toggle-off or site change, or a click in
+        the console): restore the fallback before anything else, so a blocked or failing
+        later step never leaves them stranded. It is the plan's first step, so it runs even
+        when the rest of the plan is blocked (`Plan.safe_steps`)."""
+        if self.toggle or self.portal or not self.desired.fallback.portal_cancellation:
+            return
+        self._restore(
+            "customers have no way to cancel (Brightback is not handling cancellations and "
+            "portal cancellation is off): restore the site's own cancel experience before "
+            "anything else"
+        )
+
     def build(self) -> None:
         desired, live = self.desired, self.live
+        self._restore_first()
         wanted_email = desired.connection.account_email
         if (
             desired.wants_connected
@@ -482,18 +608,31 @@ class _Builder:
 
     def _configure(self) -> None:
         desired = self.desired
+        opted_in = desired.policy.toggle_before_publish
         wanted_mode = desired.integrate_via
         if wanted_mode is not None and self.mode is not wanted_mode:
-            had = self.mode.value if self.mode else "nothing"
-            self.add(
-                Action.SET_INTEGRATION_MODE,
-                rule=RULE_MODE,
-                reason=f"integrates via {had}; spec wants {wanted_mode.value}",
-                after=(Action.CONNECT,),
-                args={INTEGRATE_VIA.form: wanted_mode.value},
-                expect={INTEGRATE_VIA.api: wanted_mode.value},
-            )
-            self.mode = wanted_mode
+            if (
+                self.toggle
+                and not opted_in
+                and not self._published(self.brightback_site, wanted_mode)
+            ):
+                self._wait_for_publish(
+                    wanted_mode,
+                    f"switching the site from {self.mode.value if self.mode else 'nothing'} "
+                    f"to {wanted_mode.value} now would leave customers with no way to cancel, "
+                    "so it keeps the current mode until then",
+                )
+            else:
+                had = self.mode.value if self.mode else "nothing"
+                self.add(
+                    Action.SET_INTEGRATION_MODE,
+                    rule=RULE_MODE,
+                    reason=f"integrates via {had}; spec wants {wanted_mode.value}",
+                    after=(Action.CONNECT,),
+                    args={INTEGRATE_VIA.form: wanted_mode.value},
+                    expect={INTEGRATE_VIA.api: wanted_mode.value},
+                )
+                self.mode = wanted_mode
         if not desired.cancellation_via_brightback:
             self._restore(
                 "Cancellation via Brightback is off, so the site's own cancel experience is "
@@ -507,6 +646,17 @@ class _Builder:
                     "integration_mode_required",
                     "Cancellation via Brightback needs an integration mode (rule 5)",
                     f"set spec.integrateVia to customer_portal or retention_api{self._where()}",
+                )
+                return
+            if not opted_in and not self._published(self.brightback_site, self.mode):
+                self._wait_for_publish(
+                    self.mode,
+                    "Cancellation via Brightback is switched on only once it is, so the "
+                    "site's own cancel experience stays in force meanwhile",
+                )
+                self._restore(
+                    "Cancellation via Brightback waits for the published experience, so the "
+                    "site's own cancel experience is what customers get meanwhile"
                 )
                 return
             if self.reason_codes:
@@ -529,11 +679,26 @@ class _Builder:
             )
             self.toggle = True
             self.portal = False  # rule 7: the portal's own options are hidden
-        self.conditions.extend(_unpublished(self.live, self.brightback_site, self.mode))
+        if opted_in:  # switched on ahead of the publish, as the spec asked
+            self.conditions.extend(_unpublished(self.live, self.brightback_site, self.mode))
+
+    def _wait_for_publish(self, mode: IntegrationMode, what_meanwhile: str) -> None:
+        site = self.brightback_site or "?"
+        self.condition(
+            ConditionType.WAITING,
+            "experience_not_published",
+            f"experience for {mode.value} not published in Brightback site {site}: "
+            f"{what_meanwhile} (rules 7-8: an enabled toggle hides portal cancellation and "
+            "takes no traffic until the publish)",
+            f"publish the {mode.value} experience of {site} in Brightback; the next apply "
+            "carries on from there (a site with no customers yet may set "
+            f"spec.policy.toggleBeforePublish: true{self._where()} instead)",
+        )
 
 
 __all__ = [
     "IN_SYNC",
+    "NO_CANCEL_PATH",
     "RULE_CONNECT",
     "RULE_DISCONNECT",
     "RULE_MODE",
@@ -548,7 +713,11 @@ __all__ = [
     "Plan",
     "Scalar",
     "Step",
+    "cancel_path_condition",
+    "cancel_path_owed",
     "condition_to_dict",
+    "has_cancel_path",
+    "leading_restores",
     "plan",
     "step_to_dict",
 ]

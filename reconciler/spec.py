@@ -216,6 +216,8 @@ def desired_to_document(desired: Desired) -> dict[str, Any]:
         "suspended": desired.policy.suspended,
         "deletionPolicy": desired.policy.deletion_policy.value,
     }
+    if desired.policy.toggle_before_publish:  # only when set: older documents hash the same
+        spec["policy"]["toggleBeforePublish"] = True
     if desired.probe is not None:
         spec["probe"] = {"subscriptionId": desired.probe.subscription_id}
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
@@ -541,6 +543,7 @@ def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired
             allow_disconnect=bool(policy.get("allowDisconnect", False)),
             suspended=bool(policy.get("suspended", False)),
             deletion_policy=DeletionPolicy(policy.get("deletionPolicy", "orphan")),
+            toggle_before_publish=bool(policy.get("toggleBeforePublish", False)),
         ),
         labels=_frozen_map(metadata.get("labels")),
         probe=Probe(subscription_id=probe["subscriptionId"]) if probe else None,

@@ -47,17 +47,19 @@ class Planned:
     @property
     def applies(self) -> bool:
         """Whether phase 2 has writes to make for this site."""
-        return (
-            self.report is None
-            and self.plan is not None
-            and bool(self.plan.steps)
-            and not self.plan.blocked
-            and not hands_off(self.desired)
-        )
+        if self.report is not None or self.plan is None or hands_off(self.desired):
+            return False
+        # A blocked plan still runs its safe steps (restoring the fallback), see apply.
+        return bool(self.plan.safe_steps if self.plan.blocked else self.plan.steps)
 
     @property
     def destructive(self) -> bool:
-        return self.applies and self.plan is not None and self.plan.has_destructive
+        return (
+            self.applies
+            and self.plan is not None
+            and not self.plan.blocked
+            and self.plan.has_destructive
+        )
 
 
 def wants_events(live_version: int, in_sync_version: int | None) -> bool:
@@ -156,7 +158,17 @@ def apply_planned(
                     f"destructive steps held back for the whole fleet: {refuse_destructive}",
                     THRESHOLD_UNBLOCK,
                 )
-                return held_report(planned, SiteStatus.BLOCKED, condition), None
+                if not fresh_plan.safe_steps:
+                    return held_report(planned, SiteStatus.BLOCKED, condition), None
+                # Held back like a missing allowance, so the safe steps still run.
+                held = apply_site(
+                    without_disconnect_allowance(desired),
+                    client,
+                    allow_disconnect=False,
+                    max_replans=max_replans,
+                    live=fresh,
+                )
+                return threshold_report(held, desired, condition), held
             # A refused threshold holds back every destructive step of the pass, also one
             # that a re-plan after a refused (stale) write would come up with.
             result = converge(
@@ -177,6 +189,26 @@ def apply_planned(
     except SITE_ERRORS as exc:
         return SiteReport.from_error(desired, exc), None
     return SiteReport.from_result(result), result
+
+
+def without_disconnect_allowance(desired: Desired) -> Desired:
+    """The document with its own `allowDisconnect` withdrawn (the fleet threshold)."""
+    return dataclasses.replace(
+        desired, policy=dataclasses.replace(desired.policy, allow_disconnect=False)
+    )
+
+
+def threshold_report(result: SiteResult, desired: Desired, condition: Condition) -> SiteReport:
+    """A site whose safe steps ran while the threshold held its destructive ones back."""
+    base = SiteReport.from_result(dataclasses.replace(result, desired=desired))
+    if not result.ok:
+        return base
+    kept = tuple(
+        c
+        for c in base.conditions
+        if c.type is not ConditionType.READY and c.reason != "disconnect_not_allowed"
+    )
+    return dataclasses.replace(base, status=SiteStatus.BLOCKED, conditions=(*kept, condition))
 
 
 def resolve_drift(

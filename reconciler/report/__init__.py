@@ -163,24 +163,17 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """Terraform's convention: 0 in sync, 1 error, 2 changes pending (plan) or made (apply).
+        """The one exit-code table of every command (README, `brightback --help`):
 
-        A refused run, a failed site, or (for apply) a blocked site is an error: the fleet
-        did not get where the config says.
+        1 a refused run, or any Failed or Blocked site (the fleet did not get where the
+        config says, and a person has to act); 2 changes pending (plan) or made (apply,
+        reconcile); 0 nothing to do or nothing changed. Drift on an observe-only site and
+        sites waiting for an outside event are reported but are not changes pending.
         """
-        if self.refused or self.count(SiteStatus.FAILED):
+        if self.refused or self.count(SiteStatus.FAILED) or self.count(SiteStatus.BLOCKED):
             return EXIT_ERROR
-        if self.command == "reconcile":
-            # A pass heals what policy allows; what it only observes (drift on observe-only
-            # sites, steps waiting for an allowance) is reported, not an error, so a
-            # scheduled job is green once the fleet is as converged as policy lets it be.
-            return EXIT_CHANGES if self.count(SiteStatus.APPLIED) else EXIT_OK
-        if self.command == "apply":
-            if self.count(SiteStatus.BLOCKED):
-                return EXIT_ERROR
-            return EXIT_CHANGES if self.count(SiteStatus.APPLIED) else EXIT_OK
-        pending = self.count(SiteStatus.CHANGES) + self.count(SiteStatus.BLOCKED)
-        return EXIT_CHANGES if pending or self.count(SiteStatus.DRIFTED) else EXIT_OK
+        changed = SiteStatus.CHANGES if self.command == "plan" else SiteStatus.APPLIED
+        return EXIT_CHANGES if self.count(changed) else EXIT_OK
 
     def summary(self) -> dict[str, int]:
         counts = {status.value: self.count(status) for status in SiteStatus}

@@ -77,16 +77,17 @@ def test_apply_waits_for_the_experience_to_be_published(fleet: Fleet) -> None:
     assert applied.code == 2, applied.output
     assert "experience for retention_api not published" in applied.stdout
     live = integration(fleet, "acme")
-    assert live["cancellation_via_brightback"] == {
-        "enabled": True,
-        "traffic_status": "waiting_for_publish",
-    }
+    # The toggle waits for the publish (cancel-path invariant); the fallback stays on.
+    assert live["cancellation_via_brightback"] == {"enabled": False, "traffic_status": "off"}
+    assert live["cancellation_settings"]["portal_cancellation_enabled"] is True
 
     waiting = fleet.cli("plan", path)
     assert waiting.code == 0, waiting.output  # nothing to do but wait: not drift
     assert "Waiting experience_not_published" in waiting.stdout
 
     fleet.emulator.admin.publish("acme-bb", "retention_api")
+    assert fleet.cli("plan", path).code == 2
+    assert fleet.cli("apply", path).code == 2
     published = fleet.cli("plan", path)
     assert published.code == 0 and "in sync" in published.stdout
     assert integration(fleet, "acme")["cancellation_via_brightback"]["traffic_status"] == "on"

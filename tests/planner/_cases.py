@@ -33,6 +33,7 @@ def want(
     suspended: bool = False,
     sign_up: bool = False,
     account_email: str | None = None,
+    toggle_before_publish: bool = False,
 ) -> Desired:
     return Desired(
         name="acme-live",
@@ -48,7 +49,10 @@ def want(
         cancellation_via_brightback=toggle and connected,
         fallback=FallbackCancelExperience(portal_cancellation=portal, reason_codes=reason_codes),
         policy=Policy(
-            management=management, allow_disconnect=allow_disconnect, suspended=suspended
+            management=management,
+            allow_disconnect=allow_disconnect,
+            suspended=suspended,
+            toggle_before_publish=toggle_before_publish,
         ),
     )
 

@@ -64,9 +64,12 @@ def test_unpublished_experience_is_a_waiting_condition_not_drift_to_fix() -> Non
     assert "experience for retention_api not published in Brightback" in waiting[0].message
     after = run(w, p, desired)
     again = plan(desired, after.live())
-    assert again.steps == () and again.drift == ()
+    assert again.steps == ()
     assert reasons(again, ConditionType.WAITING) == ["experience_not_published"]
-    assert plan(desired, after.publish_all().live()).conditions[0].type is ConditionType.READY
+    published = plan(desired, after.publish_all().live())
+    assert actions(published) == [A.DISABLE_REASON_CODES, A.ENABLE_CANCELLATION_VIA_BRIGHTBACK]
+    done = run(after.publish_all(), published, desired)
+    assert plan(desired, done.live()).conditions[0].type is ConditionType.READY
 
 
 def test_toggle_on_to_off_is_disconnect_restore_reconnect_and_blocked_without_allowance() -> None:
@@ -97,7 +100,7 @@ def test_policy_allow_disconnect_in_the_document_counts_as_the_allowance() -> No
 
 
 def test_changing_the_brightback_site_is_disconnect_and_reconnect_with_restore_between() -> None:
-    w = live_site()
+    w = live_site(published=(("acme-retention", "customer_portal"), ("acme-eu", "customer_portal")))
     desired = want(brightback_site="acme-eu", allow_disconnect=True)
     p = plan(desired, w.live())
     assert actions(p) == [
@@ -152,12 +155,14 @@ def test_connected_with_toggle_off_enforces_the_fallback() -> None:
     assert actions(p) == [A.RESTORE_CANCEL_EXPERIENCE]
 
 
-def test_mode_change_while_the_toggle_is_on_is_a_plain_update() -> None:
-    w = live_site()
+def test_mode_change_while_the_toggle_is_on_is_a_plain_update_into_a_published_experience() -> None:
+    w = live_site(
+        published=(("acme-retention", "customer_portal"), ("acme-retention", "retention_api"))
+    )
     desired = want(mode=IntegrationMode.RETENTION_API)
     p = plan(desired, w.live())
     assert actions(p) == [A.SET_INTEGRATION_MODE]
-    assert reasons(p, ConditionType.WAITING) == ["experience_not_published"]
+    assert not p.blocked and not p.waiting
 
 
 def test_pending_activation_waits_and_plans_nothing() -> None:

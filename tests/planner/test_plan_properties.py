@@ -21,7 +21,12 @@ from tests.planner._model import World, forbidden
 
 BRIGHTBACK_SITES = ("bb-a", "bb-b")
 MODES = (None, *rules.MODES)
-OUTSIDE_BLOCKERS = {"brightback_site_not_found", "account_not_found", "email_not_editable"}
+OUTSIDE_BLOCKERS = {
+    "brightback_site_not_found",
+    "account_not_found",
+    "email_not_editable",
+    "no_cancel_path",  # toggle on, experience unpublished: a person publishes (or disconnects)
+}
 MAX_STEPS = 8  # the longest legal path: disconnect, restore, connect, mode, codes, toggle
 
 
@@ -79,6 +84,7 @@ def desires(draw: st.DrawFn, allow_disconnect: bool = True) -> Desired:
         reason_codes=draw(st.booleans()),
         allow_disconnect=allow_disconnect,
         sign_up=draw(st.booleans()),
+        toggle_before_publish=draw(st.booleans()),
     )
 
 
@@ -97,7 +103,7 @@ def run_plan(w: World, desired: Desired, steps_so_far: int) -> tuple[World, int]
 @given(worlds(), desires())
 def test_every_allowed_plan_converges_legally_in_bounded_steps(w: World, desired: Desired) -> None:
     steps = 0
-    for _ in range(4):  # at most: plan, activation, plan, publish
+    for _ in range(6):  # at most: plan, activation, plan, publish, plan
         first = plan(desired, w.live())
         if first.blocked:
             assert {c.reason for c in first.blocked} <= OUTSIDE_BLOCKERS
@@ -109,6 +115,9 @@ def test_every_allowed_plan_converges_legally_in_bounded_steps(w: World, desired
         waiting = {c.reason for c in after.conditions if c.type is ConditionType.WAITING}
         if "account_pending_activation" in waiting:
             w = w.activate()  # the person clicks the activation link
+            continue
+        if after.drift and "experience_not_published" in waiting:
+            w = w.publish_all()  # the person publishes; the toggle waited for it
             continue
         assert after.drift == (), after.drift
         assert waiting <= {"experience_not_published"}
