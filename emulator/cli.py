@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, SeedError) as problem:
         print(f"brightback emulator: {problem}", file=sys.stderr)
         store.close()
-        return 2
+        return 1
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK stall
@@ -111,13 +111,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as problem:
         print(f"brightback emulator: cannot listen on {args.host}:{args.port}: {problem}",
               file=sys.stderr)  # fmt: skip
-        return 2
+        return 1
     port = sock.getsockname()[1]
     base = f"http://{args.host}:{port}"
-    print(f"brightback emulator listening on {base}", flush=True)
-    print(f"  url template: {base}/sites/{{site}}/api/v2  (or Host: <site>.localhost)")
-    print(f"  database: {args.db}")
-    print(f"  admin: {base}/_admin (Bearer token from {source})", flush=True)
+    banner = [
+        f"brightback emulator listening on {base}",
+        f"  url template: {base}/sites/{{site}}/api/v2  (or Host: <site>.localhost)",
+        f"  database: {args.db}",
+        f"  admin: {base}/_admin (Bearer token from {source})",
+    ]
     server_config = uvicorn.Config(
         app,
         log_level="warning",
@@ -126,10 +128,30 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=1,
     )
     try:
-        uvicorn.Server(server_config).run(sockets=[sock])
+        _announcing_server_class()(server_config, banner).run(sockets=[sock])
     finally:
         store.close()
     return 0
+
+
+def _announcing_server_class() -> type[Any]:
+    """Built on first use: uvicorn is imported only when the emulator really serves."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        """Prints the banner once the socket accepts connections, not before: the
+        `listening on` line is what `emulator.testing` and scripts wait for."""
+
+        def __init__(self, config: uvicorn.Config, banner: list[str]) -> None:
+            super().__init__(config)
+            self.banner = banner
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                print("\n".join(self.banner), flush=True)
+
+    return AnnouncingServer
 
 
 __all__ = [

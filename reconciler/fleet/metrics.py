@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from reconciler.client import ClientStats
+from reconciler.plan import NO_CANCEL_PATH
 from reconciler.report import RunReport, SiteStatus
 from reconciler.serving import BackgroundServer
 from reconciler.status_page._server import DEFAULT_HOST, HOST_ENV
@@ -56,6 +57,12 @@ class FleetMetrics:
             "brightback_site_conditions",
             "Sites by condition type and reason in the last pass",
             ["type", "reason"],
+            registry=r,
+        )
+        self.no_cancel_path = Gauge(
+            "brightback_sites_without_cancel_path",
+            "Sites whose customers cannot cancel (condition no_cancel_path) in the last pass; "
+            "alert on > 0",
             registry=r,
         )
         self.drift_found = Counter("brightback_drift_found", "Drifted fields found", registry=r)
@@ -139,6 +146,9 @@ class FleetMetrics:
         for site in report.sites:
             for condition in site.conditions:
                 self.conditions.labels(type=condition.type.value, reason=condition.reason).inc()
+        self.no_cancel_path.set(
+            sum(1 for s in report.sites if any(c.reason == NO_CANCEL_PATH for c in s.conditions))
+        )
         self.site_failures.inc(report.count(SiteStatus.FAILED))
         self.drift_found.inc(drift_found)
         self.drift_corrected.inc(drift_corrected)

@@ -161,13 +161,10 @@ def apply_planned(
                 if not fresh_plan.safe_steps:
                     return held_report(planned, SiteStatus.BLOCKED, condition), None
                 # Held back like a missing allowance, so the safe steps still run.
-                held = apply_site(
-                    without_disconnect_allowance(desired),
-                    client,
-                    allow_disconnect=False,
-                    max_replans=max_replans,
-                    live=fresh,
+                withdrawn = dataclasses.replace(
+                    seen, desired=without_disconnect_allowance(desired), plan=None
                 )
+                held = converge(backend, withdrawn, allow_disconnect=False, max_replans=max_replans)
                 return threshold_report(held, desired, condition), held
             # A refused threshold holds back every destructive step of the pass, also one
             # that a re-plan after a refused (stale) write would come up with.

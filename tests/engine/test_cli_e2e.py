@@ -114,7 +114,7 @@ def test_toggle_off_is_refused_without_the_allowance_then_done_with_it(fleet: Fl
     version = fleet.state("acme")["version"]
 
     planned = fleet.cli("plan", path)
-    assert planned.code == 2
+    assert planned.code == 1  # a Blocked site: a person must act (exit-code table)
     assert "disconnect_not_allowed" in planned.stdout
     assert "[destructive]" in planned.stdout
     assert "--allow-disconnect" in planned.stdout

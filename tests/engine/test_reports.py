@@ -102,7 +102,7 @@ def test_plain_text_has_steps_rule_destructive_marker_drift_and_unblock() -> Non
     assert "~ spec.cancellationViaBrightback: live true, desired false" in text
     assert "Blocked disconnect_not_allowed: disconnect needs an allowance" in text
     assert "to proceed: set spec.policy.allowDisconnect: true or pass --allow-disconnect" in text
-    assert text.rstrip().endswith("Exit code 2.")
+    assert text.rstrip().endswith("Exit code 1.")  # a Blocked site
     assert text.index("acme-live") < text.index("zeta")
 
 
@@ -157,7 +157,11 @@ def test_markdown_for_fifty_sites_fits_on_a_screen() -> None:
     [
         ("plan", [SiteStatus.IN_SYNC, SiteStatus.WAITING], 0),
         ("plan", [SiteStatus.IN_SYNC, SiteStatus.CHANGES], 2),
-        ("plan", [SiteStatus.DRIFTED], 2),
+        ("plan", [SiteStatus.DRIFTED], 0),  # observe-only drift: reported, nothing pending
+        ("plan", [SiteStatus.CHANGES, SiteStatus.BLOCKED], 1),
+        ("reconcile", [SiteStatus.APPLIED, SiteStatus.IN_SYNC], 2),
+        ("reconcile", [SiteStatus.APPLIED, SiteStatus.BLOCKED], 1),
+        ("reconcile", [SiteStatus.DRIFTED, SiteStatus.WAITING], 0),
         ("plan", [SiteStatus.CHANGES, SiteStatus.FAILED], 1),
         ("apply", [SiteStatus.APPLIED, SiteStatus.IN_SYNC], 2),
         ("apply", [SiteStatus.APPLIED, SiteStatus.BLOCKED], 1),

@@ -148,6 +148,7 @@ def test_a_whole_fleet_pass_reports_what_a_pass_naming_every_site_reports(
     Observe-only drift keeps both passes from writing, so both read the same live state."""
     connected_site(fleet, "steady")
     connected_site(fleet, "drifty")
+    fleet.emulator.admin.publish("drifty-bb", "retention_api")  # customers can still cancel
     fleet.emulator.admin.ui("drifty", "update", integrate_via="retention_api")
     fleet.add_site("fresh", published=[("fresh-bb", "customer_portal")])
     write_config(

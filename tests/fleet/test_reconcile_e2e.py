@@ -148,6 +148,8 @@ def with_policy(text: str, **policy: Any) -> str:
 
 def test_observe_only_site_reports_drift_and_is_never_written(fleet: Fleet) -> None:
     connected_site(fleet, "acme")
+    # Published, so customers can still cancel (else it is Blocked no_cancel_path).
+    fleet.emulator.admin.publish("acme-bb", "retention_api")
     fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
     fleet.write("sites.yaml", document("acme", management="observe"))
     before = len(writes(fleet, "acme"))

@@ -261,3 +261,22 @@ def test_after_every_write_and_every_pass_each_site_has_a_cancel_path(
             w = w.publish_all()
         elif not runnable(p):
             return
+
+
+def test_sites_without_a_cancel_path_are_a_prometheus_gauge_to_alert_on() -> None:
+    from prometheus_client import generate_latest
+
+    from reconciler.client import ClientStats
+    from reconciler.fleet.metrics import FleetMetrics
+    from reconciler.report import RunReport, SiteReport
+
+    desired = want()
+    w = live_site(published=())
+    stranded = SiteReport.from_plan(desired, plan(desired, w.live()), w.live())
+    fine = SiteReport.from_plan(desired, plan(desired, live_site().live()), live_site().live())
+    metrics = FleetMetrics()
+    metrics.observe_pass(RunReport("reconcile", (stranded,)), 0.1, 0, 0, ClientStats())
+    text = generate_latest(metrics.registry).decode()
+    assert "brightback_sites_without_cancel_path 1.0" in text
+    metrics.observe_pass(RunReport("reconcile", (fine,)), 0.1, 0, 0, ClientStats())
+    assert "brightback_sites_without_cancel_path 0.0" in generate_latest(metrics.registry).decode()
