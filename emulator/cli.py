@@ -140,7 +140,7 @@ def _announcing_server_class() -> type[Any]:
 
     class AnnouncingServer(uvicorn.Server):
         """Prints the banner once the socket accepts connections, not before: the
-        `listening on` line is what `emulator.testing` and scripts wait for."""
+        `listening on` line is what `emulator.embedded` and scripts wait for."""
 
         def __init__(self, config: uvicorn.Config, banner: list[str]) -> None:
             super().__init__(config)

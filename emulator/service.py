@@ -135,18 +135,17 @@ def _decide(
             page = _pre_cancel_page(store, conn, state, account, params, page_base)
             return 200, dumps({"hosted_page": page})
         outcome = WRITES[action](state, account, params, now())
+        if action == "sign_up":  # a connect to another's site fails its own rule first
+            _check_not_taken(store, conn, state, params.get("brightback_site"))
     except RuleViolation as violation:
+        if violation.code == "brightback_site_not_found":  # say why, when another owns it
+            try:
+                _check_not_taken(store, conn, state, params.get("brightback_site"))
+            except RuleViolation as taken:
+                return error(taken)
         return error(violation)
     if outcome.new_account is not None:
-        try:
-            store.save_account(conn, outcome.new_account)
-        except Conflict:
-            taken = refused(
-                "brightback_site_taken",
-                "Rule 3: that Brightback site name belongs to another account; pick another",
-                "brightback_site",
-            )
-            return error(taken)
+        store.save_account(conn, outcome.new_account)  # its name was checked: no Conflict
         account = store.account(conn, state.email)
     store.save_site(conn, outcome.state)
     resource = integration(outcome.state, account)
@@ -154,6 +153,26 @@ def _decide(
     if outcome.new_account is not None:  # other sites of the same email see the account too
         touch_sites_of(store, conn, state.email, outcome.event_type, source, skip=site, user=user)
     return 200, dumps({"brightback_integration": resource})
+
+
+def _check_not_taken(
+    store: Store, conn: sqlite3.Connection, state: SiteState, name: str | None
+) -> None:
+    """Rule 3: a Brightback site name belongs to exactly one account. Signing up with, or
+    connecting to, a name another account owns is refused before anything is written: no
+    account is created, the version does not move, no event is recorded."""
+    if not name:
+        return
+    owner = store.brightback_site_owner(conn, name)
+    if owner is None or owner == state.email.lower():
+        return
+    raise refused(
+        "brightback_site_taken",
+        f"Rule 3: Brightback site {name} belongs to another Brightback account, not to the "
+        f"account of {state.email}; pick a name of your own (sign up) or one of your "
+        "account's sites (connect)",
+        "brightback_site",
+    )
 
 
 def _check_version(state: SiteState, expected: str | None) -> None:

@@ -216,6 +216,11 @@ class Store:
         for name, experiences in account.brightback_sites.items():
             self.add_brightback_site(conn, account.email, name, experiences)
 
+    def brightback_site_owner(self, conn: sqlite3.Connection, name: str) -> str | None:
+        """The email of the account that owns Brightback site `name`, if any."""
+        row = conn.execute("SELECT email FROM bb_sites WHERE name=?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
     def add_brightback_site(
         self,
         conn: sqlite3.Connection,

@@ -13,8 +13,8 @@ so the safety the YAML asks for holds in Pulumi too:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import pulumi
 
@@ -33,18 +33,22 @@ def resource_options_for(desired: Desired) -> pulumi.ResourceOptions:
 
 
 def integrations_from_yaml(
-    paths: Sequence[str | Path],
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     opts: pulumi.ResourceOptions | None = None,
 ) -> list[BrightbackIntegration]:
-    """Declare one resource per document found under `paths` (files or directories).
+    """Declare one resource per document found under `paths`: one file or directory
+    (`"sites/"`, a `Path`), or a list of them. A plain string is one path, never a list
+    of one-character paths.
 
     Raises `reconciler.errors.SpecError` listing every problem in every file, so a broken
     file fails `pulumi preview` with file:line:column instead of declaring half a fleet.
     `opts` (a provider, a parent, aliases) is merged under the policy-derived options.
     """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
     resources = []
-    for desired in load(paths):
+    for desired in load([os.fspath(p) for p in paths]):
         derived = resource_options_for(desired)
         merged = pulumi.ResourceOptions.merge(opts, derived) if opts is not None else derived
         resources.append(BrightbackIntegration.from_desired(desired, merged))

@@ -129,6 +129,19 @@ def _error_unblock(exc: BrightbackError) -> str | None:
         return "check network access to the API URL, then re-run"
     if isinstance(exc, ApiError) and exc.http_status == 401:
         return "check the site's API key (it may have been rotated or revoked)"
+    if isinstance(exc, ApiError) and exc.http_status == 403:
+        return (
+            "the site's API key is valid but lacks the access this call needs: `plan` needs "
+            "a key that can read the site, `apply` and `reconcile` a full-access (read-write) "
+            "key; create one in Chargebee (Settings > Configure Chargebee > API Keys) and "
+            "point the spec's credentials at it"
+        )
+    if isinstance(exc, ApiError) and exc.http_status == 404:
+        return (
+            "check the site name (spec.site) and the API URL template (--api-url or "
+            "$BRIGHTBACK_API_URL, default https://{site}.chargebee.com/api/v2, where {site} "
+            "becomes spec.site)"
+        )
     return None
 
 
@@ -226,7 +239,32 @@ def apply_site(
             replans.append(again)
             active = again
     except (CredentialError, ApiError, TransportError) as exc:
+        blocked = refusal_condition(desired, exc)
+        if blocked is not None:  # nothing was written: a person must choose, not retry
+            return result((blocked,), None, current)
         return result((failure_condition(exc),), str(exc), current)
+
+
+def refusal_condition(desired: Desired, exc: BrightbackError) -> Condition | None:
+    """A refusal that only the spec can fix, as the Blocked condition it is.
+
+    The planner cannot see it coming (a Brightback site name is taken by *another*
+    account, which a site's read does not show), so apply turns the server's answer into
+    what the planner would have said: Blocked, naming the field and what to do.
+    """
+    if not isinstance(exc, ApiError) or exc.api_error_code != "brightback_site_taken":
+        return None
+    name = desired.connection.brightback_site
+    where = f" in {desired.source.file}" if desired.source is not None else ""
+    return Condition(
+        ConditionType.BLOCKED,
+        "brightback_site_taken",
+        f"spec.connection.brightbackSite {name} belongs to another Brightback account "
+        "(rule 3: a name belongs to one account), so the site cannot sign up with it or "
+        "connect to it; nothing was written",
+        f"set spec.connection.brightbackSite{where} to a name of your own account (or a new, "
+        "unused name to sign up with)",
+    )
 
 
 def _run_steps(

@@ -481,10 +481,11 @@ class _Session:
             body = peer_json.loads(response.content)
         except ValueError:  # PeerAnswerError included: no envelope to trust
             body = None
+        hint = self._status_hint(response, site)
         if isinstance(body, dict) and body.get("api_error_code"):
             code = str(body["api_error_code"])
             error = ApiError(
-                str(body.get("message") or code),
+                str(body.get("message") or code) + hint,
                 http_status=int(body.get("http_status_code") or response.status_code),
                 type=str(body["type"]) if body.get("type") else None,
                 api_error_code=code,
@@ -495,13 +496,27 @@ class _Session:
             code = "unexpected_response"
             error = ApiError(
                 f"HTTP {response.status_code} without a Chargebee error body "
-                f"(is {self.config.base_url(site)} a Chargebee API?)",
+                f"(is {self.config.base_url(site)} a Chargebee API?){hint}",
                 http_status=response.status_code,
                 api_error_code=code,
                 site=site,
             )
         self.stats.error(code)
         return error
+
+    def _status_hint(self, response: httpx.Response, site: str) -> str:
+        """What a 403 or 404 means here, added to the server's message: which access the
+        call needs, or which URL the template made (the usual cause of a 404)."""
+        if response.status_code == 403:
+            write = response.request.method != "GET"
+            need = "full (read-write) access" if write else "read access"
+            return f" [this {response.request.method} needs an API key with {need}]"
+        if response.status_code == 404:
+            return (
+                f" [URL {self.config.base_url(site)}, made from the API URL template "
+                f"{self.config.url_template}]"
+            )
+        return ""
 
 
 class ReadOnlyClient:

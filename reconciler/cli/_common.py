@@ -7,14 +7,22 @@ Failed condition, and output is ordered by site name whatever the completion ord
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
 
+from reconciler.cli import silence_stdout
 from reconciler.client import ClientConfig
 from reconciler.engine import for_each_site, select_sites
+from reconciler.errors import BrightbackError
 from reconciler.model import Desired
 from reconciler.report import FORMATS, RunReport, render
 from reconciler.spec import load
 
+T = TypeVar("T")
 DEFAULT_CONCURRENCY = 16
 
 
@@ -86,13 +94,54 @@ def load_sites(args: argparse.Namespace) -> list[Desired]:
 
 
 def emit(report: RunReport, fmt: str) -> int:
-    render(report, fmt, sys.stdout)
-    sys.stdout.flush()
+    """Print the report; the exit code is the report's even if the reader went away
+    (`brightback plan | head`), since the run itself is done."""
+    try:
+        render(report, fmt, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
     return report.exit_code
+
+
+class CommandProblem(BrightbackError):
+    """The command cannot run in this environment (a busy port, a state directory it
+    cannot write): one line on stderr and exit 1, never a traceback."""
+
+
+def writable_dir(path: Path, option: str) -> None:
+    """Create `path` if needed and prove a file can be written in it, or say why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise CommandProblem(
+            f"{option} {path} cannot be created or written ({why}); point {option} at a "
+            "writable directory"
+        ) from None
+
+
+def serving(option: str, port: int, start: Callable[[], T]) -> T:
+    """Start a server for `option`, turning a busy or forbidden port into one line."""
+    try:
+        return start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            why = "is already in use"
+        elif exc.errno == errno.EACCES:
+            why = "needs privileges (ports below 1024)"
+        else:
+            why = f"cannot be opened ({exc.strerror or exc})"
+        raise CommandProblem(
+            f"{option} {port}: the port {why}; choose another port, or stop what is listening on it"
+        ) from None
 
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "CommandProblem",
     "add_common_arguments",
     "add_paths",
     "client_config",
@@ -100,4 +149,6 @@ __all__ = [
     "for_each_site",
     "load_sites",
     "select_sites",
+    "serving",
+    "writable_dir",
 ]

@@ -159,6 +159,24 @@ class _InvalidConfig(Exception):
         self.error = error
 
 
+def drift_baseline(known: SiteState | None, spec_digest: str) -> frozenset[str] | None:
+    """The fields that can have *drifted* this pass (None: every field).
+
+    Every field when the last pass left the site in sync under this very spec; the fields
+    still drifted (unresolved) when it did not; none for a site never seen or whose spec
+    changed since: onboarding, a site waiting to converge and a config edit differ from
+    the spec too, but nobody changed the site behind our back.
+    """
+    if known is None or known.spec_hash != spec_digest:
+        return frozenset()
+    if known.in_sync:
+        return None
+    last = known.history[-1] if known.history else None
+    if last is not None and last["resolution"] != "corrected":
+        return frozenset(last["fields"])
+    return frozenset()
+
+
 def converged(report: SiteReport) -> bool:
     """Whether the site matched its spec when the pass left it: read in sync, or applied
     to Ready (not waiting, drifted, blocked or failed)."""
@@ -553,6 +571,7 @@ class _Pass:
                 return found
             now = time.time()
             known = self.state.sites.get(d.site)
+            drifted_from = drift_baseline(known, self.spec_of(d)[1])
             st = known or SiteState(site=d.site, name=d.name)
             st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
             st.spec_json, st.spec_hash = self.spec_of(d)
@@ -568,7 +587,17 @@ class _Pass:
                 st.last_version = report.live.version
                 st.in_sync = converged(report)
             resolved = resolve_drift(entry, report, result)
-            st.note_drift(self.pass_no, now, [(item.field, how) for item, how, _ in resolved])
+            # Only real drift goes into the history that flags "keeps drifting back":
+            # onboarding, a waiting site and a config edit differ from the spec too.
+            st.note_drift(
+                self.pass_no,
+                now,
+                [
+                    (item.field, how)
+                    for item, how, _ in resolved
+                    if drifted_from is None or item.field in drifted_from
+                ],
+            )
             found = self.settled[d.site] = _Settled(st, resolved)
         self.store.record_site(st)
         return found
@@ -622,8 +651,15 @@ class _Pass:
             for item, _, who in resolved:
                 if who is not None:
                     notes.append(f"{d.name}: {item.field} was changed {who.describe()}")
-            if d.name in probes and not probes[d.name]["ok"]:
-                notes.append(f"{d.name}: probe failed: {probes[d.name]['error']}")
+            if d.name in probes:  # --probe asked: say how it went either way
+                probe = probes[d.name]
+                if probe["ok"]:
+                    notes.append(
+                        f"{d.name}: probe ok: pre-cancel page {probe['session_id']} created "
+                        "(cancellations reach Brightback)"
+                    )
+                else:
+                    notes.append(f"{d.name}: probe failed: {probe['error']}")
             fleet_sites[d.name] = FleetSite(
                 drift=tuple(ResolvedDrift(*item) for item in resolved),
                 failures=st.failures,

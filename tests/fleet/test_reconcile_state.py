@@ -47,8 +47,10 @@ def test_drift_that_keeps_coming_back_is_flagged_with_count_and_since(fleet: Fle
 
 def test_observed_drift_that_stays_is_one_event_not_flapping(fleet: Fleet) -> None:
     connected_site(fleet, "acme")
-    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
+    fleet.emulator.admin.publish("acme-bb", "retention_api")  # customers can still cancel
     fleet.write("sites.yaml", document("acme", management="observe"))
+    assert reconcile(fleet, "sites.yaml")[0] == 0  # seen in sync: a change after is drift
+    fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
     for _ in range(3):
         report = reconcile(fleet, "sites.yaml")[1]
     assert report["fleet"]["sites"]["acme-live"]["flapping"] is None
