@@ -7,12 +7,9 @@ Failed condition, and output is ordered by site name whatever the completion ord
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from reconciler.cli import silence_stdout
 from reconciler.client import ClientConfig
@@ -22,7 +19,6 @@ from reconciler.model import Desired
 from reconciler.report import FORMATS, RunReport, render
 from reconciler.spec import load
 
-T = TypeVar("T")
 DEFAULT_CONCURRENCY = 16
 
 
@@ -123,22 +119,6 @@ def writable_dir(path: Path, option: str) -> None:
         ) from None
 
 
-def serving(option: str, port: int, start: Callable[[], T]) -> T:
-    """Start a server for `option`, turning a busy or forbidden port into one line."""
-    try:
-        return start()
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            why = "is already in use"
-        elif exc.errno == errno.EACCES:
-            why = "needs privileges (ports below 1024)"
-        else:
-            why = f"cannot be opened ({exc.strerror or exc})"
-        raise CommandProblem(
-            f"{option} {port}: the port {why}; choose another port, or stop what is listening on it"
-        ) from None
-
-
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "CommandProblem",
@@ -149,6 +129,5 @@ __all__ = [
     "for_each_site",
     "load_sites",
     "select_sites",
-    "serving",
     "writable_dir",
 ]

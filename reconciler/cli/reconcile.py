@@ -21,7 +21,6 @@ from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
     client_config,
-    serving,
     writable_dir,
 )
 from reconciler.cli._state import add_state_arguments, open_from_args, state_url
@@ -257,18 +256,15 @@ def run(args: argparse.Namespace) -> int:
         from reconciler.fleet.metrics import FleetMetrics
 
         metrics = FleetMetrics()
-        metrics_server = serving(
-            "--metrics-port", args.metrics_port, lambda: metrics.serve(args.metrics_port)
-        )
+        metrics_server = metrics.serve(args.metrics_port)
     status_server = None
     # /healthz turns 503 when passes stop finishing (only an --interval run has a rhythm).
     liveness = Liveness(args.interval) if args.interval is not None else None
     if args.serve is not None:
         from reconciler.status_page import ReportSource, serve_status
 
-        source = ReportSource(open_from_args(args))
-        status_server = serving(
-            "--serve", args.serve, lambda: serve_status(args.serve, source, liveness=liveness)
+        status_server = serve_status(
+            args.serve, ReportSource(open_from_args(args)), liveness=liveness
         )
     progress = Progress(enabled=None if args.log_format == "text" else False)
     interval_mode = args.interval is not None

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.cli._common import serving
 from reconciler.cli._state import add_state_arguments, open_from_args
 from reconciler.status_page import (
     HOST_ENV,
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(port: int, source: ReportSource, host: str | None) -> int:
-    server = serving("--serve", port, lambda: serve_status(port, source, host))
+    server = serve_status(port, source, host)
     print(f"serving the status page on {server.url} (Ctrl-C to stop)", file=sys.stderr)
     try:
         threading.Event().wait()
