@@ -7,8 +7,8 @@ file (EMFILE). Here one event-loop thread serves every connection (sync endpoint
 a small thread pool), and:
 - connections are capped at `connection_cap()`, a quarter of the descriptor limit, so
   however many clients connect, the reconcile pass keeps most descriptors for its sites
-  and files; at the cap a new connection closes the oldest idle one (silent clients
-  cannot lock out a real request), or is answered 503 when every one is busy;
+  and files; at the cap a new connection closes the connection idle longest, if idle
+  for a second (silent clients cannot lock out a real request), else is answered 503;
 - a connection that has not sent a whole request within `HEADER_TIMEOUT_S` is closed, and
   an idle keep-alive connection after `KEEP_ALIVE_S` (slow or silent clients hold nothing);
 - the listen backlog is the kernel's usual 1024, not 5;
@@ -34,6 +34,7 @@ from reconciler.errors import ServeError
 
 HEADER_TIMEOUT_S = 10.0
 KEEP_ALIVE_S = 5.0
+IDLE_GRACE_S = 1.0  # idle this long before a new connection may push it out at the cap
 BACKLOG = 1024
 _ACCEPT_BATCH = 8
 _BUSY = (
@@ -58,11 +59,11 @@ class _GuardedH11(H11Protocol):
 
     cap = 64  # replaced per server by a subclass (see `_protocol_for`)
     _deadline: asyncio.TimerHandle | None = None
-    _opened = 0.0
+    _since = 0.0  # when the connection opened or its last answer went out
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._opened = time.monotonic()
+        self._since = time.monotonic()
         if len(self.connections) > self.cap and not self._evict_idle():
             transport.write(_BUSY)
             transport.close()
@@ -74,22 +75,25 @@ class _GuardedH11(H11Protocol):
         return self.cycle is None or self.cycle.response_complete
 
     def _evict_idle(self) -> bool:
-        """At the cap, the oldest idle connection makes room, so silent clients cannot
-        lock out a real request; False when every connection is being answered."""
+        """At the cap, the connection idle longest (for a second at least) makes room, so
+        silent clients cannot lock out a real request, nor a burst of new clients push
+        each other out before sending theirs; False when none may go."""
+        settled = time.monotonic() - IDLE_GRACE_S  # a client that just connected is not idle
         idle = [
             c
             for c in self.connections
-            if isinstance(c, _GuardedH11) and c is not self and c._idle()
+            if isinstance(c, _GuardedH11) and c is not self and c._idle() and c._since < settled
         ]
         if not idle:
             return False
-        oldest = min(idle, key=lambda c: c._opened)
+        oldest = min(idle, key=lambda c: c._since)
         oldest.transport.close()
         oldest.connections.discard(oldest)  # its connection_lost comes on the next turn
         return True
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._since = time.monotonic()
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -66,6 +66,7 @@ def test_idle_connections_over_the_cap_are_closed_and_a_request_still_gets_in(
     monkeypatch.setattr(serving, "connection_cap", lambda: 8)
     with serve_status(0, tmp_path) as running:
         idle = idle_connections(running.port, 30)
+        time.sleep(serving.IDLE_GRACE_S + 0.5)  # idle long enough to be pushed out
         try:
             assert httpx.get(running.url + "healthz", timeout=10).status_code == 200
             closed = sum(closed_by_server(s) for s in idle)
@@ -168,6 +169,7 @@ def test_idle_connections_do_not_starve_the_reconciler_of_descriptors(fleet: Fle
             except OSError:
                 break
         assert len(idle) == 125  # the old server stopped accepting at 39 (EMFILE)
+        time.sleep(serving.IDLE_GRACE_S + 0.5)  # silent long enough to be pushed out
         # Answered by the page itself (ok, or stale if a loaded machine slowed a pass), not
         # turned away or left hanging.
         answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
