@@ -55,7 +55,8 @@ from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
 from reconciler.pacing import SMALLEST_PLAN_PER_MINUTE, Pacer
 
-log = logging.getLogger(__name__)
+# Under the CLI's `brightback` logger, so retry lines reach stderr and the JSON log.
+log = logging.getLogger("brightback.client")
 
 DEFAULT_URL_TEMPLATE = "https://{site}.chargebee.com/api/v2"
 URL_ENV = "BRIGHTBACK_API_URL"

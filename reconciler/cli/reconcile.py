@@ -182,6 +182,8 @@ def _configure_logging(fmt: str) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if fmt == "json" else logging.WARNING)
     logger.propagate = False
+    # Retries are what an operator watching a slow pass wants to see, in text mode too.
+    logging.getLogger("brightback.client").setLevel(logging.INFO)
 
 
 def _log_pass(result: PassResult) -> None:

@@ -89,3 +89,24 @@ def test_pass_timeout_reports_sites_not_reached_and_stops_retries_in_flight(
     assert cut, report["sites"]  # the site in flight stopped retrying at the deadline
     state = json.loads((fleet.root / "state" / "state.json").read_text())
     assert all(state["sites"][s]["failures"] == 0 for s in not_reached if s in state["sites"])
+
+
+def always_503(_path: str) -> Answer:
+    return 503, {"Content-Type": "application/json"}, b"{}"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_retry_lines_reach_stderr_and_the_json_log(fleet: Fleet, log_format: str) -> None:
+    with hostile_peer() as peer:
+        peer.answers["flaky"] = always_503
+        fleet.env["FLAKY_CHARGEBEE_API_KEY"] = KEY
+        fleet.write("sites.yaml", document("flaky"))
+        result = fleet.cli(
+            "reconcile", "sites.yaml", "--state-dir", "state", "--log-format", log_format,
+            env={"BRIGHTBACK_API_URL": peer.url_template},
+        )  # fmt: skip
+    retries = [line for line in result.stderr.splitlines() if "HTTP 503, retry 1/4" in line]
+    assert retries, result.stderr
+    if log_format == "json":
+        assert json.loads(retries[0])["logger"] == "brightback.client"
