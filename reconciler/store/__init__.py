@@ -37,6 +37,10 @@ def open_store(state_dir: Path, state_url: str | None = None) -> Store:
             f"state URL {redact_url(state_url)} is not a postgresql:// URL "
             "(leave it out to keep state in --state-dir)"
         )
-    raise StoreError(
-        f"state URL {redact_url(state_url)}: the PostgreSQL store is not available yet"
-    )
+    try:
+        from reconciler.store.postgres import PostgresStore  # psycopg only when asked for
+    except ImportError:
+        raise StoreError(
+            "the PostgreSQL state store needs psycopg: pip install 'brightback-gitops[postgres]'"
+        ) from None
+    return PostgresStore.connect(state_url)

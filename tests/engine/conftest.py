@@ -65,6 +65,7 @@ class Fleet:
     root: Path
     test_id: str
     env: dict[str, str] = field(default_factory=dict)
+    state_url: str | None = None  # a PostgreSQL state store (also in env), else ./state
 
     def add_site(
         self,

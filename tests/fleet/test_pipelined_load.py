@@ -17,10 +17,10 @@ from reconciler.errors import SpecError
 from reconciler.fleet import passes, sites
 from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.sites import Planned
-from reconciler.fleet.state import StateStore
 from reconciler.model import Desired
 from reconciler.spec import iter_load, load
 from tests.engine.conftest import Fleet, document
+from tests.fleet._stored import stored
 from tests.fleet.test_reconcile_e2e import connected_site
 
 pytestmark = [pytest.mark.e2e]
@@ -32,6 +32,7 @@ def one_pass(fleet: Fleet, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Pas
     options = PassOptions(
         paths=[str(fleet.root / "config")],
         state_dir=fleet.root / extra.pop("state", "state"),
+        state_url=fleet.state_url,
         client_config=ClientConfig(url_template=fleet.emulator.url_template),
         concurrency=4,
         **extra,
@@ -137,7 +138,7 @@ def test_an_invalid_document_late_in_the_config_applies_nothing_and_is_reported(
     assert result.exit_code != 0
     assert writes(fleet) == []
     assert fleet.state("alpha")["cancellation_via_brightback"]["enabled"] is False
-    state = StateStore(fleet.root / "state").load()
+    state = stored(fleet)
     assert state.passes == 1 and state.sites == {}
 
 

@@ -13,8 +13,8 @@ import yaml
 from reconciler.client import Client, ClientConfig
 from reconciler.fleet.sites import apply_planned, read_and_plan
 from reconciler.spec import load
-from reconciler.store import DirectoryStore
 from tests.engine.conftest import Fleet, document
+from tests.fleet._stored import store_of, stored
 
 pytestmark = pytest.mark.e2e
 
@@ -115,14 +115,17 @@ def test_a_write_refused_as_stale_is_replanned_from_a_fresh_read(
     for name, value in fleet.env.items():
         monkeypatch.setenv(name, value)
     desired = load([str(fleet.root / "sites.yaml")])[0]
-    with Client(ClientConfig(url_template=fleet.emulator.url_template)) as client:
+    with (
+        Client(ClientConfig(url_template=fleet.emulator.url_template)) as client,
+        store_of(fleet) as store,
+    ):
         planned = read_and_plan(client, desired, allow_disconnect=False)
         # someone clicks save in the admin console between our read and our write
         fleet.emulator.admin.ui("acme", "cancellation_settings", reason_codes_enabled=False)
         report, result = apply_planned(
             client,
             planned,
-            site_lock=DirectoryStore(fleet.root / "state").site_lock,
+            site_lock=store.site_lock,
             pass_no=1,
             allow_disconnect=False,
             refuse_destructive=None,
@@ -254,8 +257,7 @@ def test_orphan_with_deletion_policy_disconnect_is_disconnected_and_restored(
     integration = fleet.state("gone")["brightback_integration"]
     assert integration["connection"]["status"] == "disconnected"
     assert integration["cancellation_settings"]["portal_cancellation_enabled"] is True
-    state = json.loads((fleet.root / "state" / "state.json").read_text())
-    assert "gone" not in state["sites"]  # no longer managed: not an orphan again
+    assert "gone" not in stored(fleet).sites  # no longer managed: not an orphan again
     assert reconcile(fleet, "sites.yaml")[1]["fleet"]["orphans"] == []
 
 

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from tests.engine.conftest import KEYS_USED, Fleet, document, env_name
+from tests.fleet._stored import last_report, wait_for_report
 from tests.fleet.test_reconcile_e2e import by_name, reconcile, writes
-from tests.fleet.test_reconcile_loop import start, wait_for_file
+from tests.fleet.test_reconcile_loop import start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -139,7 +140,8 @@ def test_sigterm_during_a_pass_finishes_the_site_in_flight_and_records_the_pass(
     assert len(report["sites"]) + len(report["fleet"]["not_attempted"]) == 12
     for site in names:  # nothing half-done: each site fully onboarded or untouched
         assert len(writes(fleet, site)) in (0, 4), site
-    recorded = json.loads((fleet.root / "state" / "last-report.json").read_text())
+    recorded = last_report(fleet)
+    assert recorded is not None
     assert recorded["fleet"]["not_attempted"] == report["fleet"]["not_attempted"]
 
 
@@ -173,7 +175,7 @@ def test_status_page_serves_the_last_pass(fleet: Fleet) -> None:
     port = free_port()
     process = start(fleet, "fleet.yaml", "--interval", "1h", "--serve", str(port))
     try:
-        wait_for_file(fleet.root / "state" / "last-report.json", process)
+        wait_for_report(fleet, process)
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)

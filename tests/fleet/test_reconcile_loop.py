@@ -7,13 +7,12 @@ import os
 import signal
 import socket
 import subprocess
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.engine.conftest import BRIGHTBACK, Fleet, document
+from tests.fleet._stored import stored, wait_for_report
 from tests.fleet.test_reconcile_e2e import connected_site, reconcile
 
 pytestmark = pytest.mark.e2e
@@ -37,15 +36,6 @@ def start(fleet: Fleet, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for_file(path: Path, process: subprocess.Popen[str]) -> None:
-    """The first pass has been recorded (or the process died, which fails the test)."""
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no pass recorded within 60 s"
-        time.sleep(0.05)
-
-
 def test_interval_mode_runs_the_asked_number_of_passes(fleet: Fleet) -> None:
     fleet.add_site("acme", published=[("acme-bb", "customer_portal")])
     fleet.write("sites.yaml", document("acme"))
@@ -57,8 +47,7 @@ def test_interval_mode_runs_the_asked_number_of_passes(fleet: Fleet) -> None:
     assert result.code == 0  # the last pass found nothing to do
     assert "pass 1: 1 sites, 1 applied; exit 2" in result.stderr
     assert "pass 2: 1 sites, 1 in_sync; exit 0" in result.stderr
-    state = json.loads((fleet.root / "state" / "state.json").read_text())
-    assert state["passes"] == 2
+    assert stored(fleet).passes == 2
 
 
 def test_sigterm_ends_the_loop_cleanly_and_metrics_are_served(fleet: Fleet) -> None:
@@ -70,7 +59,7 @@ def test_sigterm_ends_the_loop_cleanly_and_metrics_are_served(fleet: Fleet) -> N
         fleet, "sites.yaml", "--interval", "1h", "--metrics-port", str(port), "--log-format", "json"
     )
     try:
-        wait_for_file(fleet.root / "state" / "last-report.json", process)
+        wait_for_report(fleet, process)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.fleet.lock import site_lock
 from tests.engine.conftest import BRIGHTBACK, KEYS_USED, Fleet, document, leaks
+from tests.fleet._stored import last_report, store_of, stored, stored_texts
 from tests.fleet.test_reconcile_e2e import by_name, connected_site, reconcile, writes
 
 pytestmark = pytest.mark.e2e
-
-
-def state_file(fleet: Fleet) -> dict[str, Any]:
-    return dict(json.loads((fleet.root / "state" / "state.json").read_text()))
 
 
 def test_drift_that_keeps_coming_back_is_flagged_with_count_and_since(fleet: Fleet) -> None:
@@ -35,14 +29,17 @@ def test_drift_that_keeps_coming_back_is_flagged_with_count_and_since(fleet: Fle
     assert flapping["since_pass"] == 2
     assert flapping["fields"] == ["spec.integrateVia"]
     assert any("acme-live keeps drifting back: 2 times since pass 2" in n for n in report["notes"])
-    history = state_file(fleet)["sites"]["acme"]["history"]
+    history = stored(fleet).sites["acme"].history
     assert [(h["pass"], h["resolution"]) for h in history] == [(2, "corrected"), (3, "corrected")]
-    assert sorted(p.name for p in (fleet.root / "state").iterdir()) == [
-        "last-report.json",
-        "locks",
-        "state.json",
-        "state.lock",
-    ]
+    if fleet.state_url is None:
+        assert sorted(p.name for p in (fleet.root / "state").iterdir()) == [
+            "last-report.json",
+            "locks",
+            "state.json",
+            "state.lock",
+        ]
+    else:  # nothing on the runner's disk: all of it is in the database
+        assert not (fleet.root / "state").exists()
 
 
 def test_observed_drift_that_stays_is_one_event_not_flapping(fleet: Fleet) -> None:
@@ -54,7 +51,7 @@ def test_observed_drift_that_stays_is_one_event_not_flapping(fleet: Fleet) -> No
     for _ in range(3):
         report = reconcile(fleet, "sites.yaml")[1]
     assert report["fleet"]["sites"]["acme-live"]["flapping"] is None
-    assert len(state_file(fleet)["sites"]["acme"]["history"]) == 1
+    assert len(stored(fleet).sites["acme"].history) == 1
 
 
 def test_a_failing_site_backs_off_and_its_counter_resets_after_a_success(fleet: Fleet) -> None:
@@ -74,7 +71,7 @@ def test_a_failing_site_backs_off_and_its_counter_resets_after_a_success(fleet: 
     fleet.env["ACME_CHARGEBEE_API_KEY"] = key
     healed = pass_once()  # pass 4: tried again, and it works
     assert (healed["failures"], healed["retry_after_pass"], healed["skipped"]) == (0, 0, None)
-    assert state_file(fleet)["sites"]["acme"]["last_error"] is None
+    assert stored(fleet).sites["acme"].last_error is None
 
 
 def test_a_site_locked_by_another_reconciler_is_not_written(fleet: Fleet) -> None:
@@ -82,7 +79,7 @@ def test_a_site_locked_by_another_reconciler_is_not_written(fleet: Fleet) -> Non
     fleet.add_site("globex", published=[("globex-bb", "customer_portal")])
     fleet.write("sites.yaml", document("acme") + "---\n" + document("globex"))
 
-    with site_lock(fleet.root / "state", "acme"):
+    with store_of(fleet) as store, store.site_lock("acme", 0):
         code, report, _ = reconcile(fleet, "sites.yaml")
 
     acme = by_name(report)["acme-live"]
@@ -134,7 +131,8 @@ def test_the_report_records_the_commit_and_whether_the_tree_was_dirty(fleet: Fle
 
     report = reconcile(fleet, "sites.yaml")[1]
     assert report["fleet"]["git"] == {"commit": git("rev-parse", "HEAD"), "dirty": False}
-    last = json.loads((fleet.root / "state" / "last-report.json").read_text())
+    last = last_report(fleet)
+    assert last is not None
     assert last["git"] == report["fleet"]["git"]
     assert last["duration_s"] >= 0 and last["pass_started_at"] > 0
 
@@ -142,18 +140,18 @@ def test_the_report_records_the_commit_and_whether_the_tree_was_dirty(fleet: Fle
     assert reconcile(fleet, "sites.yaml")[1]["fleet"]["git"]["dirty"] is True
 
 
-def test_no_api_key_in_the_state_directory(fleet: Fleet) -> None:
+def test_no_api_key_in_the_state_store(fleet: Fleet) -> None:
     connected_site(fleet, "acme")
     fleet.add_site("globex", published=[("globex-bb", "customer_portal")])
     fleet.emulator.admin.ui("acme", "update", integrate_via="retention_api")
     fleet.write("sites.yaml", document("acme") + "---\n" + document("globex"))
     reconcile(fleet, "sites.yaml")
     reconcile(fleet, "sites.yaml", fmt="markdown")
-    files = [p for p in (fleet.root / "state").rglob("*") if p.is_file()]
-    assert len(files) >= 4
-    for path in files:
-        assert not leaks(path.read_text(), KEYS_USED), path
-    assert Path(fleet.root / "state" / "state.json").stat().st_size > 0
+    texts = stored_texts(fleet)
+    assert len(texts) >= 4
+    for where, text in texts.items():
+        assert not leaks(text, KEYS_USED), where
+    assert stored(fleet).sites["acme"].spec is not None  # the spec is kept, its key is not
 
 
 def test_the_recorded_report_carries_labels_and_validates(fleet: Fleet) -> None:
@@ -167,6 +165,7 @@ def test_the_recorded_report_carries_labels_and_validates(fleet: Fleet) -> None:
     doc["metadata"]["labels"] = {"brand": "a"}
     fleet.write("sites.yaml", yaml.safe_dump(doc))
     reconcile(fleet, "sites.yaml")
-    recorded = json.loads((fleet.root / "state" / "last-report.json").read_text())
+    recorded = last_report(fleet)
+    assert recorded is not None
     jsonschema.validate(recorded, SCHEMA)
     assert recorded["sites"][0]["labels"] == {"brand": "a"}
