@@ -37,7 +37,7 @@ from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.progress import Progress
 from reconciler.fleet.shard import COUNT_ENV, INDEX_ENV, shard_from
 from reconciler.fleet.state import StateFileError
-from reconciler.report import SiteStatus, render
+from reconciler.report import EXIT_CHANGES, SiteStatus, render
 from reconciler.report.json_report import write_document
 
 log = logging.getLogger("brightback.reconcile")
@@ -104,6 +104,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="shared by the shards of one run, to add up their destructive steps (default "
         "$BRIGHTBACK_RUN_ID, else pass-<number>; an Indexed Job passes its own uid)",
+    )
+    parser.add_argument(
+        "--changes-exit-code",
+        type=int,
+        default=EXIT_CHANGES,
+        metavar="CODE",
+        help="exit with CODE instead of 2 when a pass changed something (0 for a "
+        "Kubernetes Job or CI step that counts any other code as a failure; a failed or "
+        "blocked site still exits 1)",
     )
     parser.add_argument(
         "--shard-wait",
@@ -327,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
         print("stopped: finished the sites in flight and recorded the pass", file=sys.stderr)
         if interval_mode:
             return 0
-    return code
+    return args.changes_exit_code if code == EXIT_CHANGES else code
 
 
 __all__ = [
