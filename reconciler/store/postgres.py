@@ -34,11 +34,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from reconciler.errors import StoreError
 from reconciler.fleet.lock import Lease, SiteLocked
 from reconciler.fleet.shard import Shard
 from reconciler.fleet.state import FleetState, SiteState
 from reconciler.report.json_report import iter_json
-from reconciler.store._base import PassNote, StoreError
+from reconciler.store._base import PassNote
 from reconciler.store._migrations import LATEST, MIGRATIONS
 from reconciler.store._urls import redact_url, scrub
 
@@ -366,3 +367,12 @@ class PostgresStore:
         with self._use:
             if not self._conn.closed:
                 self._conn.close()
+
+
+__all__ = [
+    "MIGRATION_LOCK",
+    "PostgresStore",
+    "migrate",
+    "schema_version",
+    "site_lock_key",
+]
