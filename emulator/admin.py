@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator import rules, service
+from emulator.console import sessions as console_sessions
 from emulator.faults import FaultConfigError, Faults
 from emulator.rules import MODES, RuleViolation
 from emulator.settings import PLANS, SettingsError, validate
@@ -157,6 +158,10 @@ def build(store: Store, faults: Faults, admin_token: str) -> Starlette:
         )
         return raw(status, body)
 
+    async def expire_console_sessions(request: Request) -> Response:
+        site = request.path_params["site"]
+        return JSONResponse({"expired": console_sessions.expire_sessions(store, site)})
+
     async def requests(request: Request) -> Response:
         since = request.query_params.get("since_id")
         limit = int(request.query_params.get("limit", "10000"))
@@ -199,6 +204,11 @@ def build(store: Store, faults: Faults, admin_token: str) -> Starlette:
         Route("/_admin/sites", guarded(create_site), methods=["POST"]),
         Route("/_admin/sites/{site}", guarded(get_site)),
         Route("/_admin/sites/{site}/ui/{action}", guarded(ui), methods=["POST"]),
+        Route(
+            "/_admin/sites/{site}/console_sessions/expire",
+            guarded(expire_console_sessions),
+            methods=["POST"],
+        ),
         Route("/_admin/accounts", guarded(create_account), methods=["POST"]),
         Route("/_admin/accounts/{email}/activate", guarded(activate), methods=["POST"]),
         Route("/_admin/accounts/{email}/brightback_sites", guarded(add_bb_site), methods=["POST"]),

@@ -105,6 +105,10 @@ class AdminClient:
         """A person clicking in the admin console; the raw answer (refusals are answers)."""
         return self._http.post(f"/_admin/sites/{site}/ui/{action}", json=fields)
 
+    def expire_console_sessions(self, site: str) -> int:
+        """End every sign-in to the site's emulated admin console (session expiry)."""
+        return int(self._call("POST", f"/_admin/sites/{site}/console_sessions/expire")["expired"])
+
     def site_state(self, site: str) -> dict[str, Any]:
         """The brightback_integration resource plus `version` and `api_keys_generated`."""
         state = self._call("GET", f"/_admin/sites/{site}")
@@ -172,6 +176,11 @@ class RunningEmulator:
     @property
     def url_template(self) -> str:
         return f"{self.base_url}/sites/{{site}}/api/v2"
+
+    @property
+    def console_url_template(self) -> str:
+        """Where the emulated admin console of each site is (the console backend's URL)."""
+        return f"{self.base_url}/sites/{{site}}/console"
 
     def stop(self) -> None:
         self.admin.close()

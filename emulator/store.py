@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     brightback_site TEXT NOT NULL, url TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (scope TEXT PRIMARY KEY, config TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS console_sessions (
+    token_hash TEXT PRIMARY KEY, site TEXT NOT NULL, expires_at REAL NOT NULL,
+    brightback_signed_in INTEGER NOT NULL DEFAULT 0);
 """
 # Columns added after the first release: a database from before gets them on open (an old
 # idempotency record has created_at 0, so it has expired, as it would have by now).
@@ -64,7 +67,16 @@ MIGRATIONS = (
     ),
     ("events", "user", "ALTER TABLE events ADD COLUMN user TEXT"),
 )
-TABLES = ("sites", "accounts", "bb_sites", "idempotency", "events", "requests", "sessions")
+TABLES = (
+    "sites",
+    "accounts",
+    "bb_sites",
+    "idempotency",
+    "events",
+    "requests",
+    "sessions",
+    "console_sessions",  # sign-ins to the emulated admin console (emulator/console/)
+)
 
 
 def _event(row: sqlite3.Row) -> dict[str, Any]:

@@ -12,11 +12,14 @@ is one more branch here and one more option set, nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 from reconciler.backend import Backend, BackendKind, ReadBackend
 from reconciler.client import Client, ClientConfig, ClientStats, KeySource, ReadOnlyClient
 from reconciler.errors import BrightbackError
+
+if TYPE_CHECKING:
+    from reconciler.console import ConsoleConfig
 
 
 @overload
@@ -28,6 +31,7 @@ def open_backend(
     stats: ClientStats | None = ...,
     key_source: KeySource | None = ...,
     sleep: Callable[[float], None] | None = ...,
+    console: ConsoleConfig | None = ...,
 ) -> ReadBackend: ...
 
 
@@ -40,6 +44,7 @@ def open_backend(
     stats: ClientStats | None = ...,
     key_source: KeySource | None = ...,
     sleep: Callable[[float], None] | None = ...,
+    console: ConsoleConfig | None = ...,
 ) -> Backend: ...
 
 
@@ -51,12 +56,15 @@ def open_backend(
     stats: ClientStats | None = None,
     key_source: KeySource | None = None,
     sleep: Callable[[float], None] | None = None,
+    console: ConsoleConfig | None = None,
 ) -> ReadBackend | Backend:
     """A backend of `kind`; the caller closes it (`with contextlib.closing(...)`).
 
     `api`: where and how to reach the HTTP API; `stats`: request counters for metrics;
     `key_source`: where keys come from when not from the spec (Pulumi's secret config);
-    `sleep`: how retries wait (the fleet's pass deadline cuts a wait short).
+    `sleep`: how retries wait (the fleet's pass deadline cuts a wait short);
+    `console`: where the admin console is, sessions, browser (the `console` backend; needs
+    Playwright, `pip install 'brightback-gitops[console]'`, else `ConsoleUnavailable`).
     """
     chosen = BackendKind(kind)
     if chosen is BackendKind.API:
@@ -64,6 +72,11 @@ def open_backend(
         if sleep is None:
             return client_class(api, stats=stats, key_source=key_source)
         return client_class(api, stats=stats, key_source=key_source, sleep=sleep)
+    if chosen is BackendKind.CONSOLE:
+        from reconciler.console import ConsoleBackend, ConsoleReader  # says how to install
+
+        backend = ConsoleBackend(console)
+        return ConsoleReader(backend) if read_only else backend
     raise BrightbackError(f"the {chosen.value} backend is not available in this build")
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from reconciler.backend import BackendKind
+
 
 class IntegrationMode(StrEnum):
     """How cancellations reach Brightback ("Integrate Brightback via", rule 5)."""
@@ -141,6 +143,7 @@ class Desired:
     labels: Mapping[str, str] = field(default_factory=_frozen_map)
     probe: Probe | None = None
     source: SourceRef | None = None
+    backend: BackendKind | None = None  # None: the run's --backend decides
 
     @property
     def wants_connected(self) -> bool:

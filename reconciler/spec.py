@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler import _schema
 from reconciler._yaml import MAX_FILE_BYTES, Document, decode, parse_documents
+from reconciler.backend import BackendKind
 from reconciler.errors import SpecError, SpecProblem
 from reconciler.fields import (
     ACCOUNT_EMAIL,
@@ -220,6 +221,8 @@ def desired_to_document(desired: Desired) -> dict[str, Any]:
         spec["policy"]["toggleBeforePublish"] = True
     if desired.probe is not None:
         spec["probe"] = {"subscriptionId": desired.probe.subscription_id}
+    if desired.backend is not None:
+        spec["backend"] = desired.backend.value
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
 
@@ -548,6 +551,7 @@ def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired
         labels=_frozen_map(metadata.get("labels")),
         probe=Probe(subscription_id=probe["subscriptionId"]) if probe else None,
         source=source,
+        backend=BackendKind(spec["backend"]) if spec.get("backend") else None,
     )
 
 

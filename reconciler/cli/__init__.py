@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("reconciler.cli.plan", "show what apply would change (reads only)"),
     "apply": ("reconciler.cli.apply", "converge sites to the desired state (writes)"),
     "reconcile": ("reconciler.cli.reconcile", "fleet-wide plan/apply, once or on an interval"),
+    "login": (
+        "reconciler.cli.login",
+        "sign in to a site's admin console once, for --backend console",
+    ),
     "export": ("reconciler.cli.export", "write the live state of existing sites as YAML"),
     "status": ("reconciler.cli.status", "show or serve the last reconcile pass"),
     "emulator": ("emulator.cli", "run the local Chargebee/Brightback control-plane emulator"),

@@ -12,11 +12,10 @@ import argparse
 from contextlib import closing
 from pathlib import Path
 
-from reconciler.backends import open_backend
+from reconciler.cli._backend import add_backend_arguments, open_backend
 from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
-    client_config,
     emit,
     for_each_site,
     load_sites,
@@ -30,6 +29,7 @@ from reconciler.report.saved_plan import differences, is_saved_plan, read_saved_
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_paths(parser, "desired-state files or directories, - for stdin, or a saved PLAN.json")
     add_common_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument(
         "--max-replans",
         type=int,
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return _apply_saved(args, Path(args.paths[0]))
     desired = load_sites(args)
     allow = args.allow_disconnect
-    with closing(open_backend(read_only=False, api=client_config(args))) as backend:
+    with closing(open_backend(args, desired, writes=True)) as backend:
         results = for_each_site(
             desired,
             lambda d: converge(
@@ -62,7 +62,7 @@ def _apply_saved(args: argparse.Namespace, path: Path) -> int:
     saved_by_name = saved.by_name()
     desired = select_sites([s.desired(str(path)) for s in saved.sites], args.site)
     allow = args.allow_disconnect or saved.allow_disconnect
-    with closing(open_backend(read_only=False, api=client_config(args))) as backend:
+    with closing(open_backend(args, desired, writes=True)) as backend:
         planned = for_each_site(
             desired,
             lambda d: observe(backend, d, allow_disconnect=allow, patient=False),

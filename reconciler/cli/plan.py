@@ -12,11 +12,10 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-from reconciler.backends import open_backend
+from reconciler.cli._backend import add_backend_arguments, open_backend
 from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
-    client_config,
     emit,
     for_each_site,
     load_sites,
@@ -29,6 +28,7 @@ from reconciler.report.saved_plan import write_saved_plan
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_paths(parser, "desired-state files or directories, or - for stdin")
     add_common_arguments(parser)
+    add_backend_arguments(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     desired = load_sites(args)
     by_name = {d.name: d for d in desired}
-    with closing(open_backend(read_only=True, api=client_config(args))) as backend:
+    with closing(open_backend(args, desired, writes=False)) as backend:
         sites = for_each_site(
             desired,
             lambda d: observe(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reconciler.backend import Backend, BackendKind, ReadBackend
@@ -36,6 +38,11 @@ def test_an_unknown_kind_is_refused_by_name() -> None:
         open_backend("nope", read_only=True, api=CONFIG)
 
 
-def test_a_kind_this_build_cannot_open_says_so() -> None:
-    with pytest.raises(BrightbackError, match="console"):
-        open_backend(BackendKind.CONSOLE, read_only=True, api=CONFIG)
+def test_the_console_kind_says_which_browser_it_could_not_start(tmp_path: Path) -> None:
+    from reconciler.console import ConsoleConfig
+
+    missing = str(tmp_path / "no-such-chromium")
+    console = ConsoleConfig(state_dir=tmp_path, browser_path=missing)
+    with pytest.raises(BrightbackError, match="cannot start the browser") as raised:
+        open_backend(BackendKind.CONSOLE, read_only=True, api=CONFIG, console=console)
+    assert missing in str(raised.value)

@@ -1,0 +1,273 @@
+"""One browser, a bounded pool of contexts, and per-site time limits.
+
+The engine calls a backend from many worker threads, while Playwright objects belong to
+the thread (or event loop) that made them: its sync API would need one driver and one
+browser per thread. So the pool owns a single event loop on its own thread, drives one
+Chromium through Playwright's async API there, and hands each site operation a fresh
+browser context (cookies of that site's saved session only). Callers block on the result
+like any other backend call. A semaphore caps the contexts open at once (`--concurrency`),
+and each operation runs under its own deadline: a stuck page fails its site only, and its
+context is closed so it frees its memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from reconciler.console import evidence
+from reconciler.console.config import BROWSER_ARGS, ConsoleConfig
+from reconciler.errors import ApiError, BrightbackError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Tab:
+    """One site operation's page, with tracing that a secret never enters."""
+
+    page: Page
+    context: BrowserContext
+    site: str
+    label: str
+    config: ConsoleConfig
+    secrets: Callable[[], Iterable[str]] = lambda: ()
+    traces: list[Path] = field(default_factory=list)
+    _tracing: bool = False
+
+    async def start_trace(self) -> None:
+        if self.config.trace:
+            await self.context.tracing.start(snapshots=True, screenshots=True)
+            self._tracing = True
+
+    def _trace_path(self) -> Path:
+        self.config.traces_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{evidence.stem(self.site, self.label)}-part{len(self.traces) + 1}.zip"
+        return self.config.traces_dir / name
+
+    @asynccontextmanager
+    async def untraced(self) -> AsyncIterator[None]:
+        """Typing a password and submitting it happen between two trace chunks, so the
+        trace holds neither the value nor a snapshot of the filled field."""
+        if not self._tracing:
+            yield
+            return
+        path = self._trace_path()
+        await self.context.tracing.stop_chunk(path=str(path))
+        self._keep(path)
+        try:
+            yield
+        finally:
+            await self.context.tracing.start_chunk()
+
+    async def finish_trace(self) -> None:
+        if self._tracing:
+            path = self._trace_path()
+            await self.context.tracing.stop(path=str(path))
+            self._keep(path)
+            self._tracing = False
+
+    def _keep(self, path: Path) -> None:
+        evidence.redact_archive(path, self.secrets())
+        self.traces.append(path)
+
+
+class BrowserPool:
+    """The browser the console backend drives. Thread-safe: `run` from any thread."""
+
+    def __init__(self, config: ConsoleConfig, secrets: Callable[[], Iterable[str]]) -> None:
+        self.config = config
+        self._secrets = secrets
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="console-browser", daemon=True
+        )
+        self._thread.start()
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self.traces: list[Path] = []
+        self.evidence: list[Path] = []
+        self._lock = threading.Lock()
+        try:
+            self._call(self._start())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    def _call(self, coro: Awaitable[T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+
+    async def _start(self) -> None:
+        self._playwright = await async_playwright().start()
+        args = [*BROWSER_ARGS]
+        if self.config.headless:
+            args.insert(0, "--headless")
+        try:
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.config.browser_path,
+                headless=self.config.headless,
+                args=args,
+            )
+        except PlaywrightError as exc:
+            await self._playwright.stop()
+            where = self.config.browser_path or "Playwright's own Chromium"
+            raise BrightbackError(
+                f"cannot start the browser ({where}): {exc.message.splitlines()[0]}; install "
+                "Chromium (`playwright install chromium`, or a system chromium with "
+                "--browser-path / $BRIGHTBACK_BROWSER)"
+            ) from None
+        self._slots = asyncio.Semaphore(self.config.concurrency)
+
+    def run(
+        self,
+        site: str,
+        label: str,
+        work: Callable[[Tab], Awaitable[T]],
+        *,
+        storage_state: Path | None,
+        config: ConsoleConfig | None = None,
+    ) -> T:
+        """Run `work` in a fresh context of `site`; evidence is kept if it fails.
+
+        `config` overrides the pool's time limits, trace and evidence places for this call
+        (several backends may share one browser)."""
+        return self._call(self._run(site, label, work, storage_state, config or self.config))
+
+    async def _run(
+        self,
+        site: str,
+        label: str,
+        work: Callable[[Tab], Awaitable[T]],
+        storage_state: Path | None,
+        config: ConsoleConfig,
+    ) -> T:
+        assert self._browser is not None and self._slots is not None
+        async with self._slots:
+            width, height = config.viewport
+            context = await self._browser.new_context(
+                storage_state=str(storage_state) if storage_state else None,
+                viewport={"width": width, "height": height},
+            )
+            context.set_default_timeout(config.action_timeout * 1000)
+            context.set_default_navigation_timeout(config.action_timeout * 1000)
+            cookies = _cookie_values(storage_state)
+            tab = Tab(
+                await context.new_page(),
+                context,
+                site,
+                label,
+                config,
+                lambda: [*self._secrets(), *cookies],
+            )
+            try:
+                await tab.start_trace()
+                return await asyncio.wait_for(work(tab), config.site_timeout)
+            except TimeoutError:
+                files = await self._evidence(tab)
+                raise ApiError(
+                    f"{site}: {label}: the console did not finish within "
+                    f"{config.site_timeout:g}s{_listing(files)}",
+                    http_status=0,
+                    api_error_code="console_timeout",
+                    site=site,
+                ) from None
+            except PlaywrightTimeout as exc:
+                files = await self._evidence(tab)
+                raise ApiError(
+                    f"{site}: {label}: {_first_line(exc)}; the console may have changed: adapt "
+                    f"reconciler/console/locators.py{_listing(files)}",
+                    http_status=0,
+                    api_error_code="console_control_missing",
+                    site=site,
+                ) from None
+            except PlaywrightError as exc:
+                files = await self._evidence(tab)
+                raise ApiError(
+                    f"{site}: {label}: browser error: {_first_line(exc)}{_listing(files)}",
+                    http_status=0,
+                    api_error_code="console_error",
+                    site=site,
+                ) from None
+            except ApiError as exc:
+                files = await self._evidence(tab)
+                raise ApiError(
+                    f"{exc.message}{_listing(files)}",
+                    http_status=exc.http_status,
+                    type=exc.type,
+                    api_error_code=exc.api_error_code,
+                    param=exc.param,
+                    site=site,
+                ) from None
+            finally:
+                try:
+                    await tab.finish_trace()
+                finally:
+                    with self._lock:
+                        self.traces.extend(tab.traces)
+                    await context.close()
+
+    async def _evidence(self, tab: Tab) -> list[Path]:
+        files = await evidence.capture(
+            tab.page, tab.config.evidence_dir, tab.site, tab.label, self._secrets()
+        )
+        with self._lock:
+            self.evidence.extend(files)
+        return files
+
+    def close(self) -> None:
+        try:
+            self._call(self._stop())
+        finally:
+            self._stop_loop()
+
+    async def _stop(self) -> None:
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+
+def _cookie_values(storage_state: Path | None) -> list[str]:
+    """The saved session's cookie values: credentials too, scrubbed from traces."""
+    if storage_state is None:
+        return []
+    try:
+        state = json.loads(storage_state.read_text(encoding="utf-8"))
+        return [str(c["value"]) for c in state.get("cookies", []) if len(str(c["value"])) >= 8]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+
+
+def _first_line(exc: BaseException) -> str:
+    """Playwright's first line plus the locator it was waiting for, if it says."""
+    message = str(getattr(exc, "message", None) or exc).strip()
+    if not message:
+        return type(exc).__name__
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    waiting = next((line for line in lines[1:] if line.startswith("- waiting for")), None)
+    return lines[0] + (f" ({waiting[2:]})" if waiting else "")
+
+
+def _listing(files: list[Path]) -> str:
+    if not files:
+        return ""
+    return " (evidence: " + ", ".join(str(f) for f in files) + ")"
+
+
+__all__ = ["BrowserPool", "Tab"]
