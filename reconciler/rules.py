@@ -42,6 +42,14 @@ def disconnect_allowed(desired: Desired, run_wide: bool = False) -> bool:
     return run_wide or desired.policy.allow_disconnect
 
 
+def without_disconnect_allowance(desired: Desired) -> Desired:
+    """The document with its own `allowDisconnect` withdrawn: what the fleet threshold
+    plans with when it holds disconnects back (D3), so the safe steps still run."""
+    return dataclasses.replace(
+        desired, policy=dataclasses.replace(desired.policy, allow_disconnect=False)
+    )
+
+
 @dataclass(frozen=True)
 class Attachment:
     """What a site is (or should be) attached to: the facts the disconnect rules read.
@@ -193,4 +201,5 @@ __all__ = [
     "disconnected",
     "hands_off",
     "orphan_decision",
+    "without_disconnect_allowance",
 ]

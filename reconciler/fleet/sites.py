@@ -22,7 +22,7 @@ from reconciler.fleet.section import SkipReason
 from reconciler.model import Desired, IntegrationMode, Live
 from reconciler.plan import Condition, ConditionType, Plan
 from reconciler.report import SiteReport, SiteStatus
-from reconciler.rules import hands_off
+from reconciler.rules import hands_off, without_disconnect_allowance
 
 EVENTS_LOOKED_AT = 20
 # Events from a little before the last in-sync pass are read too: their snapshots hold the
@@ -186,13 +186,6 @@ def apply_planned(
     except SITE_ERRORS as exc:
         return SiteReport.from_error(desired, exc), None
     return SiteReport.from_result(result), result
-
-
-def without_disconnect_allowance(desired: Desired) -> Desired:
-    """The document with its own `allowDisconnect` withdrawn (the fleet threshold)."""
-    return dataclasses.replace(
-        desired, policy=dataclasses.replace(desired.policy, allow_disconnect=False)
-    )
 
 
 def threshold_report(result: SiteResult, desired: Desired, condition: Condition) -> SiteReport:
