@@ -105,11 +105,22 @@ def presented_key(scope: Scope) -> str | None:
     return decoded.partition(":")[0] or None
 
 
-async def read_body(receive: Receive) -> bytes:
+# Chargebee's forms are a few hundred bytes; a 20 MB form took 765 MB and stalled every
+# other request while it was parsed on the event loop. Past this, 413 and nothing parsed.
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The request body, or None once it passes `limit` (the rest is not read)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
 
@@ -157,7 +168,22 @@ class Api:
         generation = self.store.generation
         site, rest = split_site(scope)
         key = header(scope, b"chargebee-idempotency-key") if method == "POST" else None
-        payload = await read_body(receive)  # always drained, so keep-alive stays clean
+        if site is not None and not self.authentic(scope, site):
+            # Before the body is read: a stranger's upload costs nothing.
+            status, body = service.error(UNAUTHORIZED)
+            self.store.log_request(
+                site, method, scope["path"], status, key, False, None, generation
+            )
+            await respond(send, status, body, [(b"connection", b"close")])
+            return
+        payload = await read_body(receive)
+        if payload is None:
+            too_large = RuleViolation(
+                413, "invalid_request", "request_too_large", f"body over {MAX_BODY_BYTES} bytes"
+            )
+            status, body = service.error(too_large)
+            await respond(send, status, body, [(b"connection", b"close")])
+            return
         if site is None and rest.startswith(RETENTION_PAGES):
             status, page = retention_page(self.store, rest)
             await respond(send, status, page, content_type=b"text/html;charset=utf-8")
@@ -191,6 +217,14 @@ class Api:
             await drop_connection(send)
             return
         await respond(send, status, body, extra)
+
+    def authentic(self, scope: Scope, site: str) -> bool:
+        """Whether the request carries the site's key (unknown sites answer 404 later)."""
+        stored = self.store.key_hash(site)
+        if stored is None:
+            return True  # handle() answers resource_not_found
+        given = presented_key(scope)
+        return given is not None and hmac.compare_digest(key_digest(given), stored)
 
     def handle(
         self,
