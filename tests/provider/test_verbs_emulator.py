@@ -99,11 +99,11 @@ def test_waiting_for_publish_is_an_output_condition_not_a_wait(
     monkeypatch.setenv(env_name("initech"), add_site(emulator, "initech", published=()))
     provider = provider_for(emulator)
     outs = provider.create(checked(provider, inputs("initech"))).outs or {}
-    assert integration(emulator, "initech")["cancellation_via_brightback"] == {
-        "enabled": True,
-        "traffic_status": "waiting_for_publish",
-    }
-    assert outs["trafficStatus"] == "waiting_for_publish"
+    # The toggle waits for the publish (cancel-path invariant): the fallback stays on.
+    live = integration(emulator, "initech")
+    assert live["cancellation_via_brightback"] == {"enabled": False, "traffic_status": "off"}
+    assert live["cancellation_settings"]["portal_cancellation_enabled"] is True
+    assert outs["trafficStatus"] == "off"
     waiting = [c for c in outs["conditions"] if c["type"] == "Waiting"]
     assert [c["reason"] for c in waiting] == ["experience_not_published"]
     assert "initech-retention" in waiting[0]["message"]
