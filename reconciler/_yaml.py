@@ -52,6 +52,8 @@ _SCALAR_TAGS = {
     _STR_TAG,
 }
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_YAML12_BOOLS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE"})
 # The scalar constructors are pure functions of the node; one shared instance serves all.
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _SCALAR_CONSTRUCTORS: dict[str, Callable[[yaml.constructor.SafeConstructor, yaml.Node], Any]] = {
@@ -236,6 +238,11 @@ class _Walker:
         tag = node.tag
         if tag in (_STR_TAG, _TIMESTAMP_TAG):
             return node.value  # dates in labels stay the text the user wrote
+        if tag == _BOOL_TAG and node.value not in _YAML12_BOOLS:
+            # YAML 1.1 (PyYAML) reads yes/no/on/off as booleans; YAML 1.2's core schema,
+            # which editors and check-jsonschema follow, reads them as strings. Keep the
+            # string, so a boolean field given `yes` is a schema error naming the field.
+            return node.value
         construct = _SCALAR_CONSTRUCTORS.get(tag)
         if construct is None:
             self._problem(line, column, f"unsupported YAML tag {node.tag!r}")
