@@ -443,6 +443,11 @@ def _document_problems(document: Document, filename: str) -> list[SpecProblem]:
         if reading:
             return reading
         return [problem((), "a document must be a mapping with apiVersion, kind, metadata, spec")]
+    foreign = _foreign_document(value)
+    if foreign is not None:
+        # Another kind of file (a saved plan, a Kubernetes manifest): say what it is once,
+        # instead of a schema problem for every field it lacks or has.
+        return reading or [problem((), foreign)]
     problems = [
         problem(
             path,
@@ -457,7 +462,36 @@ def _document_problems(document: Document, filename: str) -> list[SpecProblem]:
     for issue in _schema.schema_issues(value):
         if _dotted(issue.path) not in flagged:
             problems.append(problem(issue.path, issue.message, key=issue.key))
-    return reading + problems
+    return list(dict.fromkeys(reading + problems))  # one message per problem
+
+
+def _foreign_document(value: Mapping[str, Any]) -> str | None:
+    """What a document that is clearly not desired state is, or None when it may be ours.
+
+    Ours, or possibly ours with typos: our apiVersion prefix or kind, or a spec or metadata
+    with neither apiVersion nor kind (a forgotten header); those get the full schema check.
+    """
+    if _is_ours(value):
+        return None
+    fmt = value.get("format")
+    if isinstance(fmt, str) and fmt.startswith("brightback-gitops/saved-plan/"):
+        return (
+            "this is a saved plan (brightback plan --out), not desired state: apply it with "
+            "`brightback apply FILE`, or read it with `brightback show FILE`"
+        )
+    api_version, kind = value.get("apiVersion"), value.get("kind")
+    if isinstance(kind, str) or isinstance(api_version, str):
+        what = " ".join(str(v) for v in (kind, f"({api_version})" if api_version else None) if v)
+        return (
+            f"this is a {what} document, not desired state: expected apiVersion "
+            f"{API_VERSION} and kind {KIND}"
+        )
+    if "spec" in value or "metadata" in value:
+        return None
+    return (
+        f"not a {KIND} document (it has none of apiVersion, kind, metadata, spec): "
+        f"expected apiVersion {API_VERSION} and kind {KIND}"
+    )
 
 
 def _key_like_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
