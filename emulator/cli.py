@@ -29,7 +29,7 @@ TOKEN_ENV = "BRIGHTBACK_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - the name of the va
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options, for `brightback emulator` (reconciler.cli) and `python -m emulator`."""
     p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--db", type=Path, default=Path("emulator.sqlite3"), help="SQLite file")
     p.add_argument("--seed", type=Path, help="YAML seed, applied only to an empty database")
     p.add_argument(

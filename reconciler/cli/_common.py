@@ -17,6 +17,7 @@ from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import BrightbackError
 from reconciler.model import Desired
 from reconciler.report import FORMATS, RunReport, render
+from reconciler.selection import empty_config_error, parse_selector, select_by_labels
 from reconciler.spec import load
 
 DEFAULT_CONCURRENCY = 16
@@ -33,7 +34,22 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="only this document name or Chargebee site (repeatable)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="text", help="report format")
+    parser.add_argument(
+        "-l",
+        "--selector",
+        type=selector_arg,
+        metavar="KEY=VALUE[,...]",
+        help="only documents with all these labels (kubectl's -l), e.g. brand=acme,env=live",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="succeed on a config with no documents (by default an error: an empty "
+        "directory or ConfigMap usually means a wrong path)",
+    )
+    parser.add_argument(
+        "-o", "--format", choices=FORMATS, default="text", help="report format (default text)"
+    )
     parser.add_argument(
         "--api-url",
         metavar="TEMPLATE",
@@ -61,6 +77,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def selector_arg(text: str) -> dict[str, str]:
+    try:
+        return parse_selector(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -85,8 +108,12 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 
 
 def load_sites(args: argparse.Namespace) -> list[Desired]:
-    """All documents, validated as a whole (one invalid document stops the run)."""
-    return select_sites(load(args.paths), args.site)
+    """All documents, validated as a whole (one invalid document stops the run), then
+    narrowed by --site and --selector; an empty config is an error without --allow-empty."""
+    desired = load(args.paths)
+    if not desired and not getattr(args, "allow_empty", False):
+        raise empty_config_error(args.paths)
+    return select_by_labels(select_sites(desired, args.site), getattr(args, "selector", None))
 
 
 def emit(report: RunReport, fmt: str) -> int:

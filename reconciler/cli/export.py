@@ -46,8 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
     parser.add_argument("--api-url", metavar="TEMPLATE", help="per-site API URL template")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS")
-    parser.add_argument("--concurrency", type=int, default=4, metavar="N")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="per-request read timeout (default 30)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, metavar="N", help="sites read at once (default 4)"
+    )
 
 
 def _fill(template: str, site: str) -> str:

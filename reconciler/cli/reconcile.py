@@ -151,7 +151,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start a pre-cancel session for retention_api sites with spec.probe",
     )
-    parser.add_argument("--serve", type=_port, metavar="PORT", help="serve the status page")
+    parser.add_argument(
+        "--serve", type=_port, metavar="PORT", help="serve the status page on PORT while running"
+    )
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="address --serve listens on (default $BRIGHTBACK_SERVE_HOST, else 127.0.0.1; "
+        "0.0.0.0 in a container)",
+    )
     parser.add_argument(
         "--metrics-port", type=_port, metavar="PORT", help="serve Prometheus metrics"
     )
@@ -255,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
         max_destructive_percent=args.max_destructive_percent,
         max_destructive_sites=args.max_destructive_sites,
         sites=tuple(args.site) if args.site else None,
+        selector=args.selector,
+        allow_empty=args.allow_empty,
         max_backoff_passes=args.max_backoff_passes,
         probe=args.probe,
         pass_timeout_s=args.pass_timeout,
@@ -275,8 +285,9 @@ def run(args: argparse.Namespace) -> int:
         from reconciler.status_page import ReportSource, serve_status
 
         status_server = serve_status(
-            args.serve, ReportSource(open_from_args(args)), liveness=liveness
+            args.serve, ReportSource(open_from_args(args)), args.host, liveness=liveness
         )
+        print(f"serving the status page on {status_server.url}", file=sys.stderr, flush=True)
     progress = Progress(enabled=None if args.log_format == "text" else False)
     interval_mode = args.interval is not None
 

@@ -16,7 +16,13 @@ from reconciler.spec import load
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or - (stdin)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "-o",
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one problem per line on stderr; json: one document on stdout",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing when valid")
 
 

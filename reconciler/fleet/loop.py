@@ -19,14 +19,20 @@ from types import FrameType
 
 _UNITS = {"": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$")
+# Go's time.ParseDuration style, as kubectl and Prometheus write it: 1h30m, 2m30s, 1h0m0.5s.
+_COMPOUND = re.compile(r"^\s*(?:\d+(?:\.\d+)?(?:ms|h|m|s))+\s*$")
+_COMPOUND_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
 def parse_duration(text: str) -> float:
-    """ "10m", "30s", "1h", "0.2s", "45" (seconds) -> seconds (greater than 0)."""
+    """ "10m", "30s", "1h", "1h30m", "0.2s", "45" (seconds) -> seconds (greater than 0)."""
     match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h)")
-    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if match is not None:
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    elif _COMPOUND.match(text):
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _COMPOUND_PART.findall(text))
+    else:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 1h, 1h30m)")
     if seconds <= 0:
         raise ValueError("the interval must be greater than 0")
     return seconds

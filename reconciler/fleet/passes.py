@@ -13,7 +13,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import PRETTY_MAX_SITES, LazySites, report_to_dict
 from reconciler.rules import OrphanAction, disconnected, orphan_decision
+from reconciler.selection import empty_config_error, select_by_labels
 from reconciler.spec import desired_from_document, desired_to_document, iter_load, load
 from reconciler.store import PassNote, Store, open_store
 
@@ -76,6 +77,8 @@ class PassOptions:
     max_destructive_percent: float = 10.0
     max_destructive_sites: int | None = None
     sites: Sequence[str] | None = None
+    selector: Mapping[str, str] | None = None  # --selector: only documents with these labels
+    allow_empty: bool = False  # --allow-empty: a config with no documents is not an error
     max_backoff_passes: int = 8
     max_replans: int = 3
     probe: bool = False
@@ -340,7 +343,7 @@ class _Pass:
         fleet runs."""
         self.fleet_total += len(desired)
         entries = [self.entry(d) for d in desired if self.options.shard.owns(d.site)]
-        if not self.options.sites:
+        if not self.options.sites and not self.options.selector:
             entries.extend(self.orphan_entries({d.site for d in desired}))
         return entries
 
@@ -441,9 +444,12 @@ class _Pass:
         """
         options = self.options
         work = self.guarded(lambda entry: self.read_one(client, entry))
-        if options.sites:
+        if options.sites or options.selector:
             try:
-                desired = select_sites(load(options.paths), options.sites)
+                loaded = load(options.paths)
+                if not loaded and not options.allow_empty:
+                    raise empty_config_error(options.paths)
+                desired = select_by_labels(select_sites(loaded, options.sites), options.selector)
             except SpecError as exc:
                 raise _InvalidConfig(exc) from exc
             self.freeze()
@@ -477,6 +483,9 @@ class _Pass:
                         self.freeze()  # what is loaded so far stays for the pass
                     lead.acquire()
                     futures.append(pool.submit(started, entry))
+                if not configured and not options.allow_empty:
+                    # Zero documents would make every site in state an orphan.
+                    raise empty_config_error(options.paths)
             except SpecError as exc:
                 raise _InvalidConfig(exc) from exc
             self.freeze()
