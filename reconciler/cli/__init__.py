@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "reconciler.cli.login",
         "sign in to a site's admin console once, for --backend console",
     ),
+    "show": ("reconciler.cli.show", "render a plan saved with `plan --out` (text, json, markdown)"),
     "export": ("reconciler.cli.export", "write the live state of existing sites as YAML"),
     "status": ("reconciler.cli.status", "show or serve the last reconcile pass"),
     "emulator": ("emulator.cli", "run the local Chargebee/Brightback control-plane emulator"),

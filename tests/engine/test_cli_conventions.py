@@ -235,3 +235,31 @@ def test_reconcile_serve_takes_host_and_prints_where_it_serves(fleet: Fleet) -> 
     )
     assert result.code == 2, result.output
     assert "serving the status page on http://127.0.0.1:" in result.stderr
+
+
+# --------------------------------------------------------------------------- show
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_show_renders_a_saved_plan_as_plan_printed_it(fleet: Fleet, fmt: str) -> None:
+    two_brands(fleet)
+    planned = fleet.cli("plan", "sites.yaml", "--out", "plan.json", "-o", fmt)
+    assert planned.code == 2, planned.output
+    shown = fleet.cli("show", "plan.json", "-o", fmt)
+    assert shown.code == 2, shown.output
+    if fmt == "json":
+        before, after = json.loads(planned.stdout), json.loads(shown.stdout)
+        assert [s["plan"] for s in after["sites"]] == [s["plan"] for s in before["sites"]]
+        assert after["summary"] == before["summary"]
+    else:
+        assert "globex-live" in shown.stdout and "connect" in shown.stdout
+        # same sites, steps and reasons; only where each site came from may differ
+        strip = [line for line in planned.stdout.splitlines() if "live version" not in line]
+        assert [x for x in shown.stdout.splitlines() if "live version" not in x] == strip
+
+
+def test_show_refuses_a_file_that_is_not_a_saved_plan(fleet: Fleet) -> None:
+    fleet.write("sites.yaml", document("acme"))
+    result = fleet.cli("show", "sites.yaml")
+    assert result.code == 1
+    assert "not a saved plan" in result.stderr
