@@ -7,18 +7,25 @@ Failed condition, and output is ordered by site name whatever the completion ord
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from reconciler.cli import silence_stdout
 from reconciler.client import ClientConfig
 from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import BrightbackError
+from reconciler.fleet.progress import Progress
 from reconciler.model import Desired
 from reconciler.report import FORMATS, RunReport, render
 from reconciler.selection import empty_config_error, parse_selector, select_by_labels
-from reconciler.spec import load
+from reconciler.spec import discover_files, load
+
+Item = TypeVar("Item")
 
 DEFAULT_CONCURRENCY = 16
 
@@ -114,6 +121,36 @@ def load_sites(args: argparse.Namespace) -> list[Desired]:
     if not desired and not getattr(args, "allow_empty", False):
         raise empty_config_error(args.paths)
     return select_by_labels(select_sites(desired, args.site), getattr(args, "selector", None))
+
+
+def count_documents(paths: Sequence[str]) -> int | None:
+    """How many of our documents `paths` hold, by a text scan (no parsing), for the total of
+    a progress bar; None when it cannot be told cheaply (stdin)."""
+    if "-" in paths:
+        return None
+    files, _ = discover_files(paths)
+    total = 0
+    for name in files:
+        try:
+            total += len(
+                _KIND_LINE.findall(Path(name).read_text(encoding="utf-8", errors="replace"))
+            )
+        except OSError:
+            continue
+    return total
+
+
+_KIND_LINE = re.compile(r"^kind:\s*BrightbackIntegration\s*$", re.MULTILINE)
+
+
+@contextmanager
+def site_progress(label: str, total: int) -> Iterator[Callable[[Item], None]]:
+    """A bar of sites done out of `total` on stderr when it is a terminal; nothing otherwise
+    (CI logs get no control characters)."""
+    progress = Progress()
+    progress.start(label, total)
+    with progress:
+        yield lambda _item: progress.tick(label)
 
 
 def emit(report: RunReport, fmt: str) -> int:

@@ -19,9 +19,11 @@ from reconciler.cli._common import (
     emit,
     for_each_site,
     load_sites,
+    site_progress,
 )
 from reconciler.engine import observe
-from reconciler.report import RunReport, SiteStatus
+from reconciler.model import Desired
+from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.saved_plan import write_saved_plan
 
 
@@ -40,14 +42,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     desired = load_sites(args)
     by_name = {d.name: d for d in desired}
-    with closing(open_backend(args, desired, writes=False)) as backend:
-        sites = for_each_site(
-            desired,
-            lambda d: observe(
+    with (
+        closing(open_backend(args, desired, writes=False)) as backend,
+        site_progress("plan", len(desired)) as tick,
+    ):
+
+        def work(d: Desired) -> SiteReport:
+            site = observe(
                 backend, d, allow_disconnect=args.allow_disconnect, patient=False
-            ).report(),
-            args.concurrency,
-        )
+            ).report()
+            tick(d)
+            return site
+
+        sites = for_each_site(desired, work, args.concurrency)
     report = RunReport("plan", tuple(sites))
     if args.out is not None:
         entries = [

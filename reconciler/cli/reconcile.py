@@ -21,6 +21,7 @@ from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
     client_config,
+    count_documents,
     writable_dir,
 )
 from reconciler.cli._state import add_state_arguments, open_from_args, state_url
@@ -292,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
     interval_mode = args.interval is not None
 
     def once() -> int:
-        progress.start("reconcile")
+        progress.start("reconcile", count_documents(args.paths) if progress.enabled else None)
         result = run_pass(options, stop=stop, stats=stats, tick=progress.tick)
         if args.log_format == "text":
             progress.finish(_summary_line(result))

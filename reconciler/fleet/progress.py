@@ -25,10 +25,19 @@ class Progress:
         if not self.enabled:
             return
         from rich.console import Console  # only on a terminal
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as RichProgress
 
         console = Console(file=self.stream, force_terminal=True)
-        bar = RichProgress(transient=True, console=console)
+        # "12/40 sites": the count says how far a pass is, where a bare bar would not.
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sites"),
+            TimeElapsedColumn(),
+        )
+        bar = RichProgress(*columns, transient=True, console=console)
         bar.start()
         self._task = bar.add_task(label, total=total)
         self._bar = bar
