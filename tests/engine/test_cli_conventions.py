@@ -84,7 +84,7 @@ def test_a_malformed_selector_is_a_usage_error(text: str) -> None:
     argv = ["plan", "sites/", "--selector", text]
     with pytest.raises(SystemExit) as exc:
         build_parser_for(argv).parse_args(argv)
-    assert exc.value.code == 2  # argparse's own usage error
+    assert exc.value.code == 64  # EX_USAGE, the table's usage error
 
 
 def test_dash_o_is_the_format_option_everywhere_it_exists() -> None:
