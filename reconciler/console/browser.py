@@ -30,6 +30,7 @@ from reconciler.console.config import BROWSER_ARGS, ConsoleConfig
 from reconciler.errors import ApiError, BrightbackError
 
 T = TypeVar("T")
+EVIDENCE_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -218,9 +219,16 @@ class BrowserPool:
                     await context.close()
 
     async def _evidence(self, tab: Tab) -> list[Path]:
-        files = await evidence.capture(
-            tab.page, tab.config.evidence_dir, tab.site, tab.label, self._secrets()
-        )
+        """Best effort and bounded: a page stuck mid-navigation may never answer."""
+        try:
+            files = await asyncio.wait_for(
+                evidence.capture(
+                    tab.page, tab.config.evidence_dir, tab.site, tab.label, self._secrets()
+                ),
+                EVIDENCE_TIMEOUT_S,
+            )
+        except TimeoutError:
+            files = []
         with self._lock:
             self.evidence.extend(files)
         return files
