@@ -13,6 +13,7 @@ Drift is defined here and nowhere else: a field drifts when it is compared for t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -189,6 +190,22 @@ def show(value: object) -> str:
     return "null" if value is None else str(value)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """`text` with every C0/C1 control character (ESC, BEL, CR, LF, tab, DEL...) shown as an
+    escape (`\\x1b`, `\\n`, `\\t`), for every human-facing writer.
+
+    File names and YAML values are the user's (or an attacker's) bytes: printed raw, an
+    `ESC]8;;` or `ESC[31m` rewrites the terminal, and a newline forges a line of a report
+    or a Markdown comment. Ordinary spaces and all other text are kept; JSON output does
+    not need this (json escapes control characters itself) and stays exact.
+    """
+    return _CONTROL.sub(lambda m: _NAMED.get(m[0]) or f"\\x{ord(m[0]):02x}", text)
+
+
 __all__ = [
     "ACCOUNT_EMAIL",
     "BRIGHTBACK_SITE",
@@ -206,5 +223,6 @@ __all__ = [
     "compute_drift",
     "differs",
     "normalize",
+    "printable",
     "show",
 ]

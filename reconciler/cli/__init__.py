@@ -16,6 +16,7 @@ from importlib import metadata
 from typing import NoReturn
 
 from reconciler.errors import BrightbackError
+from reconciler.fields import printable
 
 # command name -> (module, one-line help). Order is the order of `brightback --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_stdout()
         return EXIT_ERROR
     except BrightbackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {exc}"), file=sys.stderr)
         return EXIT_ERROR
 
 

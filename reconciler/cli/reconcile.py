@@ -26,6 +26,7 @@ from reconciler.cli._common import (
 )
 from reconciler.cli._state import add_state_arguments, open_from_args, state_url
 from reconciler.client import ClientStats
+from reconciler.fields import printable
 from reconciler.fleet.liveness import Liveness
 from reconciler.fleet.loop import (
     failure_kind,
@@ -246,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         shard = shard_from(args.shard, args.shard_count, os.environ)
     except ValueError as exc:
-        print(f"brightback reconcile: error: {exc}", file=sys.stderr)
+        print(printable(f"brightback reconcile: error: {exc}"), file=sys.stderr)
         return 64  # EX_USAGE: a usage error, in the exit-code table
     if state_url(args) is None:  # the directory store: say at once if it cannot work
         writable_dir(args.state_dir, "--state-dir")

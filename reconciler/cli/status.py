@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cli._state import add_state_arguments, open_from_args
+from reconciler.fields import printable
 from reconciler.status_page import (
     HOST_ENV,
     REPORT_FILE,
@@ -66,7 +67,7 @@ def text_lines(report: Mapping[str, Any]) -> list[str]:
         detail = f"  {first.get('type')}: {first.get('message')}" if first else ""
         name = str(site.get("name", "?"))
         lines.append(f"{name:<{width}}  {status_words(site):<{status_width}}{detail}".rstrip())
-    return lines
+    return [printable(line) for line in lines]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import json
 import sys
 
 from reconciler.errors import SpecError
+from reconciler.fields import printable
 from reconciler.spec import load
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"valid": False, "problems": problems}, indent=2))
         else:
             for problem in exc.problems:
-                print(problem, file=sys.stderr)
+                print(printable(str(problem)), file=sys.stderr)
             count = len(exc.problems)
             print(f"invalid: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from reconciler.apply import StepStatus
-from reconciler.fields import show
+from reconciler.fields import printable, show
 from reconciler.plan import Condition, Step
 from reconciler.report import RunReport, SiteReport, SiteStatus
 
@@ -36,15 +36,16 @@ STATUS_ICON: dict[SiteStatus, str] = {
 
 
 def text(value: object) -> str:
-    """Escape a value for Markdown body text (also safe inside table cells)."""
-    escaped = html.escape(str(value), quote=False)
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
-    return escaped.replace("\r", "").replace("\n", "<br>")
+    """Escape a value for Markdown body text (also safe inside table cells): a line break
+    becomes `<br>`, any other control character its visible escape (`printable`)."""
+    lines = str(value).replace("\r", "").split("\n")
+    escaped = (html.escape(printable(line), quote=False) for line in lines)
+    return "<br>".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in escaped)
 
 
 def html_text(value: object) -> str:
     """Escape a value for an HTML context such as <summary>."""
-    return html.escape(str(value), quote=True).replace("\n", " ")
+    return html.escape(printable(str(value).replace("\n", " ")), quote=True)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

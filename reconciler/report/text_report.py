@@ -11,7 +11,7 @@ import os
 from typing import TextIO
 
 from reconciler.apply import StepStatus
-from reconciler.fields import show
+from reconciler.fields import printable, show
 from reconciler.plan import Condition, ConditionType, Drift, Step
 from reconciler.report import RunReport, SiteReport, SiteStatus
 
@@ -161,10 +161,10 @@ def render(report: RunReport, stream: TextIO, *, colour: bool | None = None) -> 
 
         console = Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
         for line in lines:
-            console.print(Text.assemble(*[(text, style or "") for text, style in line]))
+            console.print(Text.assemble(*[(printable(text), style or "") for text, style in line]))
         return
     for line in lines:
-        stream.write("".join(text for text, _ in line) + "\n")
+        stream.write("".join(printable(text) for text, _ in line) + "\n")
 
 
 __all__ = [

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from reconciler.fields import printable
+
 
 class Markup(str):
     """A string that is already safe HTML (only `el()` and `raw_join()` make these)."""
@@ -19,7 +21,7 @@ class Markup(str):
 def escape(value: object) -> Markup:
     if isinstance(value, Markup):
         return value
-    return Markup(html.escape(str(value), quote=True))
+    return Markup(html.escape(printable(str(value)), quote=True))
 
 
 Child = object  # str/int (escaped), Markup (trusted), None (skipped), or an iterable of those
