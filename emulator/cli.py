@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         if args.faults:
             config = load_faults(args.faults)
             app.faults.configure(config.get("global", {}), config.get("sites", {}))
-    except (OSError, ValueError, SeedError) as problem:
+    except (OSError, ValueError, SeedError, yaml.YAMLError) as problem:
         print(f"brightback emulator: {problem}", file=sys.stderr)
         store.close()
         return 1

@@ -36,7 +36,10 @@ def _key(entry: Mapping[str, Any]) -> str:
 
 
 def apply_seed(store: Store, path: Path) -> None:
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as problem:  # an unknown tag, bad indentation: a message, not a traceback
+        raise SeedError(f"{path}: not a valid seed file: {problem}") from problem
     if not isinstance(document, Mapping):
         raise SeedError(f"{path}: expected a mapping with accounts and sites")
     try:

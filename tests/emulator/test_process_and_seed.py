@@ -221,3 +221,30 @@ def test_bulk_live_sites_match_what_the_four_onboarding_writes_leave(
     assert comparable(by_bulk) == comparable(by_api)
     with pytest.raises(EmulatorError, match="400"):
         emulator.admin.bulk([{**entry, "site": "bad", "api_key": "key-bad-0123", "live": {}}])
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ([str(Path(sys.executable).with_name("brightback")), "emulator"], "--seed"),
+        ([sys.executable, "-m", "emulator"], "--seed"),
+        ([sys.executable, "-m", "emulator"], "--faults"),
+    ],
+)
+def test_a_file_with_an_unknown_yaml_tag_is_a_message_not_a_traceback(
+    tmp_path: Path, command: list[str], option: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sites:\n  - !!python/object:os.system x\n", encoding="utf-8")
+    done = subprocess.run(
+        [*command, option, str(bad), "--db", str(tmp_path / "db.sqlite3"), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "could not determine a constructor" in done.stderr
+    if option == "--seed":
+        assert str(bad) in done.stderr
