@@ -191,12 +191,19 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, sort_keys=True)
 
 
+class _TextFormatter(logging.Formatter):
+    """`LEVEL message`, with control characters from peers and file names shown escaped."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+
 def _configure_logging(fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        handler.setFormatter(_TextFormatter("%(levelname)s %(message)s"))
     logger = logging.getLogger("brightback")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO if fmt == "json" else logging.WARNING)

@@ -90,3 +90,24 @@ def test_status_text_and_page_show_a_hostile_message_escaped() -> None:
     assert_neutralised("\n".join(lines) + page)
     assert len(lines) == 2 and SHOWN in lines[1]
     assert "\n" not in page and page.count(SHOWN) == 2
+
+
+def test_reconcile_text_log_lines_show_control_characters_escaped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from reconciler.cli.reconcile import _configure_logging
+
+    loggers = [logging.getLogger("brightback"), logging.getLogger("brightback.client")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    try:
+        _configure_logging("text")
+        logging.getLogger("brightback.client").info("acme: peer said %s", HOSTILE)
+    finally:  # leave logging as the other tests in this process expect it
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+    err = capsys.readouterr().err
+    assert_neutralised(err)
+    assert err == f"INFO acme: peer said {SHOWN}\n"
