@@ -82,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_stdout()
         return EXIT_ERROR
     except BrightbackError as exc:
-        print(printable(f"error: {exc}"), file=sys.stderr)
+        # Line by line: a SpecError lists one problem a line; each line's own control
+        # characters (a file name's ESC or newline) are still shown escaped.
+        print("\n".join(map(printable, f"error: {exc}".split("\n"))), file=sys.stderr)
         return EXIT_ERROR
 
 
