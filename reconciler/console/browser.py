@@ -16,7 +16,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -81,6 +81,14 @@ class Tab:
     def _keep(self, path: Path) -> None:
         evidence.redact_archive(path, self.secrets())
         self.traces.append(path)
+
+
+async def _bounded(cleanup: Awaitable[None]) -> None:
+    """Clean-up after a failure is bounded like evidence: a tab stuck mid-navigation may
+    never answer `tracing.stop` or `context.close`, and must not hold its worker (or the
+    pool's slot) past the site's deadline."""
+    with suppress(TimeoutError):
+        await asyncio.wait_for(cleanup, EVIDENCE_TIMEOUT_S)
 
 
 class BrowserPool:
@@ -212,11 +220,11 @@ class BrowserPool:
                 ) from None
             finally:
                 try:
-                    await tab.finish_trace()
+                    await _bounded(tab.finish_trace())
                 finally:
                     with self._lock:
                         self.traces.extend(tab.traces)
-                    await context.close()
+                    await _bounded(context.close())
 
     async def _evidence(self, tab: Tab) -> list[Path]:
         """Best effort and bounded: a page stuck mid-navigation may never answer."""

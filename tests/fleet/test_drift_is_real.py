@@ -4,20 +4,20 @@ a config edit also differ from the spec, and must never be flagged."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from tests.engine.conftest import Fleet, document
+from tests.fleet._stored import stored
 from tests.fleet.test_reconcile_e2e import connected_site, reconcile
 
 pytestmark = pytest.mark.e2e
 
 
 def history(fleet: Fleet, site: str = "acme") -> list[dict[str, Any]]:
-    state = json.loads((fleet.root / "state" / "state.json").read_text())
-    return list(state["sites"][site]["history"])
+    """The site's drift history, from whichever store the fleet runs on."""
+    return list(stored(fleet).sites[site].history)
 
 
 def flagged(report: dict[str, Any]) -> list[str]:

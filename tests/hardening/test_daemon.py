@@ -26,7 +26,10 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.e2e
-def test_a_pass_that_cannot_write_its_report_is_reported_and_retried(fleet: Fleet) -> None:
+def test_a_pass_that_cannot_write_its_report_is_reported_and_retried(
+    directory_fleet: Fleet,
+) -> None:
+    fleet = directory_fleet
     connected_site(fleet, "acme")
     fleet.write("sites.yaml", document("acme"))
     # A directory where the report goes: every atomic replace of it fails (EISDIR), a
@@ -49,7 +52,10 @@ def test_a_pass_that_cannot_write_its_report_is_reported_and_retried(fleet: Flee
 
 
 @pytest.mark.e2e
-def test_a_damaged_state_file_stops_the_interval_loop_with_a_message(fleet: Fleet) -> None:
+def test_a_damaged_state_file_stops_the_interval_loop_with_a_message(
+    directory_fleet: Fleet,
+) -> None:
+    fleet = directory_fleet
     connected_site(fleet, "acme")
     fleet.write("sites.yaml", document("acme"))
     (fleet.root / "state").mkdir()
