@@ -76,3 +76,10 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return emit(RunReport("plan", tuple(sites)), args.format)
+
+
+__all__ = [
+    "add_arguments",
+    "plan_from_dict",
+    "run",
+]
