@@ -84,7 +84,8 @@ def test_the_store_refuses_a_damaged_file_with_a_message(tmp_path: Path) -> None
 
 
 @pytest.mark.e2e
-def test_a_damaged_state_file_stops_the_pass_before_any_write(fleet: Fleet) -> None:
+def test_a_damaged_state_file_stops_the_pass_before_any_write(directory_fleet: Fleet) -> None:
+    fleet = directory_fleet  # the state file is the directory store's
     """The case that wrote and then crashed: drift found on a site whose history is
     damaged was corrected, then recording the drift raised, every pass."""
     connected_site(fleet, "acme")
