@@ -23,7 +23,7 @@ BRIGHTBACK = str(Path(sys.executable).with_name("brightback"))
 # kind -> (what the site starts as, what its document asks for)
 KINDS = (
     "onboard_portal",  # new site -> connected, customer_portal, toggle on
-    "onboard_api_unpublished",  # new site -> retention_api, waits for publish
+    "onboard_api_unpublished",  # new site -> retention_api, toggle waits for publish, fallback on
     "disconnect_allowed",  # connected with toggle on -> disconnected (allowed)
     "toggle_off_blocked",  # connected with toggle on -> toggle off, no allowance: untouched
     "restore_after_ui_disconnect",  # disconnected in the UI, portal off -> fallback restored
@@ -138,14 +138,22 @@ def converged(c: SiteCase, state: dict[str, Any]) -> bool:
             and settings["reason_codes_enabled"]
         )
     wanted_site = c.other if c.kind == "move_site_allowed" else c.home
-    mode = "retention_api" if c.kind == "onboard_api_unpublished" else "customer_portal"
-    traffic = "waiting_for_publish" if c.kind == "onboard_api_unpublished" else "on"
+    if c.kind == "onboard_api_unpublished":
+        # The toggle waits for the published experience and the site's own cancel
+        # experience stays in force meanwhile (docs/rules.md: the cancel-path invariant).
+        return bool(
+            conn["status"] == "connected"
+            and conn["brightback_site"] == wanted_site
+            and state["integrate_via"] == "retention_api"
+            and not toggle["enabled"]
+            and settings["portal_cancellation_enabled"]
+        )
     return bool(
         conn["status"] == "connected"
         and conn["brightback_site"] == wanted_site
-        and state["integrate_via"] == mode
+        and state["integrate_via"] == "customer_portal"
         and toggle["enabled"]
-        and toggle["traffic_status"] == traffic
+        and toggle["traffic_status"] == "on"
     )
 
 

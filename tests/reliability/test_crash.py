@@ -3,6 +3,7 @@ invariant breaks (no second key from one connect, no unallowed disconnect)."""
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from tests.reliability._scenario import (
 
 pytestmark = pytest.mark.slow
 RUNS = 4
+BAD = {"blocked", "failed"}
 SITES = 24
 
 
@@ -52,6 +54,10 @@ def test_a_killed_apply_is_finished_by_the_next_run(
     assert violations(cases, emulator.admin, end_of_pass=False) == []
     emulator.admin.set_faults(global_={}, sites={})
     done = reconcile_once(tmp_path / "sites", state, env)
-    assert done.returncode in (0, 2), done.stdout[-2000:] + done.stderr[-2000:]
+    # The toggle_off_blocked sites are Blocked by design, and a Blocked site exits 1 (the
+    # README's exit-code table); no other site may be blocked or failed.
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    not_ok = {s["site"] for s in json.loads(done.stdout)["sites"] if s["status"] in BAD}
+    assert not_ok == {c.site for c in cases if c.kind == "toggle_off_blocked"}, not_ok
     assert violations(cases, emulator.admin, end_of_pass=True) == []
     assert [c.site for c in cases if not converged(c, emulator.admin.site_state(c.site))] == []
