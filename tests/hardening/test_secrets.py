@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import os
+import secrets
 import threading
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from reconciler.model import Credentials
 from tests.engine.conftest import Fleet, document, leaks
 from tests.hardening._hostile import hostile_peer, json_answer
 
-KEY = "test_echoedkey0123456789abcdef"
+KEY = "test_" + secrets.token_hex(12)  # made per run: no key-shaped literal in the repository
 BASIC = base64.b64encode(f"{KEY}:".encode()).decode()
 
 
