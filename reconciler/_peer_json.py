@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.credentials import redact
 from reconciler.errors import PeerAnswerError
 
 # Chargebee's largest answer we ask for (100 events) is ~100 KB; 4 MiB is room, not a target.
@@ -47,6 +48,20 @@ def loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     raw = data.encode() if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") > max_depth and too_deep(value, max_depth):
         raise PeerAnswerError(f"answer nested deeper than {max_depth} levels")
+    # The client redacts keys in the raw bytes; a key spelled with JSON escapes
+    # (`\\u0074est_...`) only appears once decoded, so such answers are redacted again.
+    return _redacted(value) if b"\\u" in raw else value
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with `redact` applied to every string in it (keys and values); depth is
+    already bounded by `MAX_DEPTH`, so the recursion is too."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {_redacted(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
     return value
 
 

@@ -18,7 +18,9 @@ import yaml
 
 from reconciler.backends import open_backend
 from reconciler.cli._common import client_config
+from reconciler.credentials import redact
 from reconciler.engine import observe
+from reconciler.fields import printable
 from reconciler.model import ConnectionState, Credentials, Desired, DesiredConnection
 from reconciler.rules import desired_from_live
 from reconciler.spec import desired_from_document, desired_to_document
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             )
             seen = observe(backend, probe, patient=False)
             if seen.live is None:
-                print(f"error: {site}: {seen.error}", file=sys.stderr)
+                # The peer wrote this text: neutralised and redacted like every other output.
+                print(printable(redact(f"error: {site}: {seen.error}")), file=sys.stderr)
                 failed += 1
                 continue
             documents.append(_document(desired_from_live(seen.live, probe.name, credentials)))

@@ -137,3 +137,48 @@ def test_a_key_file_others_can_read_works_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="brightback.credentials"):
         assert key_from(private) == KEY
     assert caplog.text == ""
+
+
+@pytest.mark.e2e
+def test_export_prints_a_peers_error_neutralised_and_without_the_key(fleet: Fleet) -> None:
+    """`export` printed the peer's error text as it came: an OSC 8 link and a colour
+    sequence reached the terminal, and a key spelled with JSON escapes (which the
+    client's byte-level redaction cannot see) was printed in the clear."""
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)  # the key, JSON-escaped letter by letter
+    message = f"\\u001b]8;;http://evil\\u0007click\\u001b[31m key {escaped} rejected"
+    body = (
+        '{"message": "' + message + '", "type": "invalid_request", '
+        '"api_error_code": "api_authentication_failed", "http_status_code": 401}'
+    )
+    with hostile_peer() as peer:
+        peer.answers["echo"] = json_answer(body.encode(), status=401)
+        fleet.env["ECHO_CHARGEBEE_API_KEY"] = KEY
+        env = {"BRIGHTBACK_API_URL": peer.url_template}
+        result = fleet.cli("export", "--site", "echo", env=env)
+
+    assert result.code == 1
+    assert "\\x1b]8;;http://evil\\x07click\\x1b[31m key *** rejected" in result.stderr
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert leaks(result.output, {KEY}) == []
+
+
+@pytest.mark.e2e
+def test_a_key_echoed_with_json_escapes_is_never_stored_or_printed(fleet: Fleet) -> None:
+    """Byte-level redaction of the answer cannot see `\\u0074est_...`; the decoded text
+    used to carry the key into the report, the state and stdout."""
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
+    body = (
+        '{"message": "key ' + escaped + ' rejected", "type": "invalid_request", '
+        '"api_error_code": "api_authentication_failed", "http_status_code": 401}'
+    )
+    with hostile_peer() as peer:
+        peer.answers["echo"] = json_answer(body.encode(), status=401)
+        fleet.env["ECHO_CHARGEBEE_API_KEY"] = KEY
+        fleet.write("sites.yaml", document("echo"))
+        result = fleet.cli("reconcile", "sites.yaml", "--state-dir", "state", "--format", "json",
+                           env={"BRIGHTBACK_API_URL": peer.url_template})  # fmt: skip
+
+    assert result.code == 1
+    assert "key *** rejected" in json.loads(result.stdout)["sites"][0]["error"]
+    written = [result.output] + [p.read_text() for p in (fleet.root / "state").rglob("*.json")]
+    assert [leaks(w, {KEY}) for w in written] == [[]] * len(written)
