@@ -84,11 +84,24 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def selector_arg(text: str) -> dict[str, str]:
-    try:
-        return parse_selector(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+Parsed = TypeVar("Parsed")
+
+
+def argument_type(parse: Callable[[str], Parsed]) -> Callable[[str], Parsed]:
+    """`parse` as an argparse `type=`: its ValueError becomes the option's own message
+    (`--interval: 5 parsecs is not a duration`) instead of argparse's generic one."""
+
+    def convert(text: str) -> Parsed:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+selector_arg = argument_type(parse_selector)
 
 
 def _positive_float(text: str) -> float:
@@ -188,6 +201,7 @@ __all__ = [
     "CommandProblem",
     "add_common_arguments",
     "add_paths",
+    "argument_type",
     "client_config",
     "emit",
     "for_each_site",

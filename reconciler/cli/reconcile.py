@@ -20,6 +20,7 @@ from typing import Any
 from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
+    argument_type,
     client_config,
     count_documents,
     writable_dir,
@@ -45,18 +46,8 @@ from reconciler.report.json_report import write_document
 log = logging.getLogger("brightback.reconcile")
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _jitter(text: str) -> float:
-    try:
-        return parse_jitter(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_duration = argument_type(parse_duration)
+_jitter = argument_type(parse_jitter)
 
 
 def _port(text: str) -> int:
