@@ -8,9 +8,13 @@ headless Chromium, a pool of `concurrency` contexts) driven by the engine's work
 the same concurrency. Sign-ins (what `brightback login` saves) are made before the clock.
 
 Reported per concurrency: wall seconds, seconds per site (wall / sites) and per-site
-latency (median), and peak memory of the tool and the browser together: this process's
-RSS plus every process below it except the emulator (Chromium's processes and
-Playwright's driver), sampled every 100 ms from /proc.
+latency (median), where a site's seconds go (summed over sites: the reads and each step's
+clicks plus its fresh read), and peak memory of the tool and the browser together: the PSS
+(proportional set size, /proc/PID/smaps_rollup) of this process plus every process below
+it except the emulator (Chromium's processes and Playwright's driver), sampled every
+100 ms. PSS shares each page among the processes that map it, so Chromium's shared
+libraries and shared memory are counted once in the sum, not once per process as an RSS
+sum counts them; the RSS sum is printed beside it for comparison.
 
     .venv/bin/python bench/bench_console.py [--sites 20] [--concurrency 1 4]
         [--browser /usr/bin/chromium]
@@ -48,14 +52,18 @@ from reconciler.model import (  # noqa: E402
 PASSWORD_ENV = "BRIGHTBACK_ACCOUNT_PASSWORD"
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in kB, from smaps_rollup (0, 0 once it has exited)."""
+    pss = rss = 0
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return pss, rss
 
 
 def _children() -> dict[int, int]:
@@ -72,15 +80,17 @@ def _children() -> dict[int, int]:
 
 
 class PeakMemory:
-    """Peak of (this process + its descendants except `exclude`) RSS, sampled."""
+    """Peak of (this process + its descendants except `exclude`) PSS, sampled; the RSS sum
+    at its own peak is kept for comparison."""
 
     def __init__(self, exclude: int) -> None:
         self.exclude = exclude
         self.peak_kb = 0
+        self.peak_rss_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _total(self) -> int:
+    def _total(self) -> tuple[int, int]:
         parents = _children()
         mine = {os.getpid()}
         changed = True
@@ -90,11 +100,17 @@ class PeakMemory:
                 if parent in mine and pid not in mine and pid != self.exclude:
                     mine.add(pid)
                     changed = True
-        return sum(_rss_kb(pid) for pid in mine)
+        sizes = [_memory_kb(pid) for pid in mine]
+        return sum(p for p, _ in sizes), sum(r for _, r in sizes)
+
+    def _sample(self) -> None:
+        pss, rss = self._total()
+        self.peak_kb = max(self.peak_kb, pss)
+        self.peak_rss_kb = max(self.peak_rss_kb, rss)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, self._total())
+            self._sample()
             self._stop.wait(0.1)
 
     def __enter__(self) -> PeakMemory:
@@ -104,7 +120,44 @@ class PeakMemory:
     def __exit__(self, *_: Any) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_kb = max(self.peak_kb, self._total())
+        self._sample()
+
+
+class Timed:
+    """The backend, with the seconds of each read and each step's click path (which ends
+    in its own fresh read) added up by operation: where a site's time goes."""
+
+    def __init__(self, inner: ConsoleBackend) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.seconds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, name: str, started: float) -> None:
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - started
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def read(self, item: Desired) -> Any:
+        started = time.monotonic()
+        try:
+            return self.inner.read(item)
+        finally:
+            self._add("read", started)
+
+    def execute(self, item: Desired, step: Any, **options: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return self.inner.execute(item, step, **options)
+        finally:
+            self._add(step.action.value, started)
+
+    def events(self, item: Desired, **options: Any) -> list[dict[str, Any]]:
+        return self.inner.events(item, **options)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 def make_sites(emulator: RunningEmulator, prefix: str, count: int) -> list[tuple[str, str, str]]:
@@ -164,10 +217,11 @@ def run(emulator: RunningEmulator, browser: str, sites: int, concurrency: int) -
                 config.session_file(site), pool.run(site, "login", work, storage_state=None)
             )
         latencies: list[float] = []
+        timed = Timed(backend)
 
         def onboard(item: Desired) -> bool:
             started = time.monotonic()
-            result = apply_site(item, backend)
+            result = apply_site(item, timed)
             latencies.append(time.monotonic() - started)
             return result.ok and len(result.outcomes) == 4
 
@@ -188,7 +242,13 @@ def run(emulator: RunningEmulator, browser: str, sites: int, concurrency: int) -
         "wall_s": round(wall, 2),
         "s_per_site": round(wall / sites, 2),
         "latency_median_s": round(statistics.median(latencies), 2),
-        "peak_mb": round(memory.peak_kb / 1024, 1),
+        "peak_pss_mb": round(memory.peak_kb / 1024, 1),
+        "peak_rss_sum_mb": round(memory.peak_rss_kb / 1024, 1),
+        "seconds_by_operation": {
+            name: f"{seconds:.1f}s/{timed.counts[name]}"
+            for name, seconds in sorted(timed.seconds.items(), key=lambda kv: -kv[1])
+        },
+        "load_average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
 
@@ -201,18 +261,23 @@ def main() -> int:
     )
     args = parser.parse_args()
     os.environ.setdefault(PASSWORD_ENV, "bench-brightback-password")
+    print("load average before:", " ".join(f"{v:.2f}" for v in os.getloadavg()), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as scratch, start_emulator(Path(scratch) / "e.db") as emu:
         for concurrency in args.concurrency:
             row = run(emu, args.browser, args.sites, concurrency)
             print(row, flush=True)
             rows.append(row)
-    print("| concurrency | sites | wall s | s/site | median latency s | peak MB (tool + browser) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print(
+        "| concurrency | sites | wall s | s/site | median latency s "
+        "| peak PSS MB (tool + browser) | peak RSS sum MB | load average after |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(
             f"| {r['concurrency']} | {r['sites']} ({r['ok']} ok, {r['live']} live) | {r['wall_s']} "
-            f"| {r['s_per_site']} | {r['latency_median_s']} | {r['peak_mb']} |"
+            f"| {r['s_per_site']} | {r['latency_median_s']} | {r['peak_pss_mb']} "
+            f"| {r['peak_rss_sum_mb']} | {r['load_average']} |"
         )
     return 0 if all(r["ok"] == r["sites"] for r in rows) else 1
 

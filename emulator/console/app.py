@@ -61,6 +61,24 @@ def _see(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+Render = Callable[..., str]  # a settings page: (base, resource, notice=, alert=) -> HTML
+RETENTION: tuple[str, Render] = (pages.RETENTION, pages.brightback_retention)
+PORTAL: tuple[str, Render] = (pages.PORTAL, pages.checkout_portal)
+
+
+def _settings_answer(
+    ctx: Ctx, action: str, fields: Mapping[str, str], back: tuple[str, Render], done: str
+) -> Response:
+    """A settings form's answer: a refusal is shown as an alert on the page the form came
+    from (with the refusal's status); success goes back to that page with a notice
+    (post/redirect/get, so a reload never posts twice)."""
+    path, render = back
+    status, body = ctx.write(action, fields)
+    if status != 200:
+        return _html(render(ctx.base, ctx.resource(), alert=body["message"]), status)
+    return _see(f"{ctx.base}{path}?done={done}")
+
+
 def build(store: Store) -> Starlette:
     """The console application, served under /sites/{site}/console."""
 
@@ -187,25 +205,14 @@ def build(store: Store) -> Starlette:
         if not mode:
             alert = "Choose how to integrate Brightback."
             return _html(pages.brightback_retention(ctx.base, ctx.resource(), alert=alert), 400)
-        status, body = ctx.write("update", {"integrate_via": mode})
-        if status != 200:
-            page_ = pages.brightback_retention(ctx.base, ctx.resource(), alert=body["message"])
-            return _html(page_, status)
-        return _see(f"{ctx.base}{pages.RETENTION}?done=saved")
+        return _settings_answer(ctx, "update", {"integrate_via": mode}, RETENTION, "saved")
 
     async def disconnect(request: Request, ctx: Ctx) -> Response:
-        status, body = ctx.write("disconnect", {"confirm": "true"})
-        if status != 200:
-            page_ = pages.brightback_retention(ctx.base, ctx.resource(), alert=body["message"])
-            return _html(page_, status)
-        return _see(f"{ctx.base}{pages.RETENTION}?done=disconnected")
+        return _settings_answer(ctx, "disconnect", {"confirm": "true"}, RETENTION, "disconnected")
 
     async def toggle(request: Request, ctx: Ctx) -> Response:
-        status, body = ctx.write("update", {"cancellation_via_brightback": "true"})
-        if status != 200:
-            page_ = pages.checkout_portal(ctx.base, ctx.resource(), alert=body["message"])
-            return _html(page_, status)
-        return _see(f"{ctx.base}{pages.PORTAL}?done=saved")
+        fields = {"cancellation_via_brightback": "true"}
+        return _settings_answer(ctx, "update", fields, PORTAL, "saved")
 
     async def cancellation(request: Request, ctx: Ctx) -> Response:
         form = await _form(request)
@@ -213,11 +220,7 @@ def build(store: Store) -> Starlette:
             name: "true" if form.get(name) == "true" else "false"
             for name in ("reason_codes_enabled", "portal_cancellation_enabled")
         }
-        status, body = ctx.write("cancellation_settings", fields)
-        if status != 200:
-            page_ = pages.checkout_portal(ctx.base, ctx.resource(), alert=body["message"])
-            return _html(page_, status)
-        return _see(f"{ctx.base}{pages.PORTAL}?done=saved")
+        return _settings_answer(ctx, "cancellation_settings", fields, PORTAL, "saved")
 
     retention_path = PREFIX + pages.RETENTION
     portal_path = PREFIX + pages.PORTAL

@@ -183,31 +183,17 @@ class BrowserPool:
                 await tab.start_trace()
                 return await asyncio.wait_for(work(tab), config.site_timeout)
             except TimeoutError:
-                files = await self._evidence(tab)
-                raise ApiError(
-                    f"{site}: {label}: the console did not finish within "
-                    f"{config.site_timeout:g}s{_listing(files)}",
-                    http_status=0,
-                    api_error_code="console_timeout",
-                    site=site,
-                ) from None
+                message = f"the console did not finish within {config.site_timeout:g}s"
+                raise await self._failed(tab, message, "console_timeout") from None
             except PlaywrightTimeout as exc:
-                files = await self._evidence(tab)
-                raise ApiError(
-                    f"{site}: {label}: {_first_line(exc)}; the console may have changed: adapt "
-                    f"reconciler/console/locators.py{_listing(files)}",
-                    http_status=0,
-                    api_error_code="console_control_missing",
-                    site=site,
-                ) from None
+                message = (
+                    f"{_first_line(exc)}; the console may have changed: adapt "
+                    "reconciler/console/locators.py"
+                )
+                raise await self._failed(tab, message, "console_control_missing") from None
             except PlaywrightError as exc:
-                files = await self._evidence(tab)
-                raise ApiError(
-                    f"{site}: {label}: browser error: {_first_line(exc)}{_listing(files)}",
-                    http_status=0,
-                    api_error_code="console_error",
-                    site=site,
-                ) from None
+                message = f"browser error: {_first_line(exc)}"
+                raise await self._failed(tab, message, "console_error") from None
             except ApiError as exc:
                 files = await self._evidence(tab)
                 raise ApiError(
@@ -225,6 +211,17 @@ class BrowserPool:
                     with self._lock:
                         self.traces.extend(tab.traces)
                     await _bounded(context.close())
+
+    async def _failed(self, tab: Tab, message: str, code: str) -> ApiError:
+        """The site's error for a browser-side failure, with its evidence listed: the site
+        and step first, as every console error reads."""
+        files = await self._evidence(tab)
+        return ApiError(
+            f"{tab.site}: {tab.label}: {message}{_listing(files)}",
+            http_status=0,
+            api_error_code=code,
+            site=tab.site,
+        )
 
     async def _evidence(self, tab: Tab) -> list[Path]:
         """Best effort and bounded: a page stuck mid-navigation may never answer."""
