@@ -7,19 +7,26 @@ is one more branch here and one more option set, nothing else.
 
 `read_only=True` gives a `ReadBackend` that cannot write by construction (for `api`, the
 `ReadOnlyClient`, whose transport refuses anything but GET).
+
+`RoutedBackend` is what a run over a fleet hands the engine: each site goes to its
+document's `spec.backend`, else the run's `--backend`, and each kind is opened on first
+use, so a run over API-only sites never starts a browser or imports Playwright.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from reconciler.backend import Backend, BackendKind, ReadBackend
+from reconciler.backend import Backend, BackendKind, Prober, ReadBackend
 from reconciler.client import Client, ClientConfig, ClientStats, KeySource, ReadOnlyClient
-from reconciler.errors import BrightbackError
+from reconciler.errors import ApiError, BrightbackError
 
 if TYPE_CHECKING:
     from reconciler.console import ConsoleConfig
+    from reconciler.model import Desired, Live
+    from reconciler.plan import Step
 
 
 @overload
@@ -65,6 +72,9 @@ def open_backend(
     `sleep`: how retries wait (the fleet's pass deadline cuts a wait short);
     `console`: where the admin console is, sessions, browser (the `console` backend; needs
     Playwright, `pip install 'brightback-gitops[console]'`, else `ConsoleUnavailable`).
+    The console backend also gets a read-only API client for Chargebee's public event feed
+    (`api`, `key_source`): writes go through the pages, and a site with an API key still
+    says who changed it (docs/console-backend.md).
     """
     chosen = BackendKind(kind)
     if chosen is BackendKind.API:
@@ -75,9 +85,103 @@ def open_backend(
     if chosen is BackendKind.CONSOLE:
         from reconciler.console import ConsoleBackend, ConsoleReader  # says how to install
 
-        backend = ConsoleBackend(console)
+        feed = ReadOnlyClient(api, stats=stats, key_source=key_source)
+        backend = ConsoleBackend(console, events=feed)
         return ConsoleReader(backend) if read_only else backend
     raise BrightbackError(f"the {chosen.value} backend is not available in this build")
 
 
-__all__ = ["open_backend"]
+class RoutedBackend:
+    """A backend per kind, each opened on first use; each site goes to its document's
+    `spec.backend`, else `default`. Safe to call from the engine's worker threads (a kind
+    is opened once, under a lock)."""
+
+    def __init__(
+        self,
+        default: BackendKind | str = BackendKind.API,
+        *,
+        writes: bool,
+        api: ClientConfig | None = None,
+        stats: ClientStats | None = None,
+        key_source: KeySource | None = None,
+        sleep: Callable[[float], None] | None = None,
+        console: ConsoleConfig | Callable[[], ConsoleConfig] | None = None,
+    ) -> None:
+        self.kind = BackendKind(default)
+        self._writes = writes
+        self._api, self._stats, self._key_source, self._sleep = api, stats, key_source, sleep
+        self._console = console
+        self._made: dict[BackendKind, ReadBackend] = {}
+        self._lock = threading.Lock()
+
+    def kind_of(self, desired: Desired) -> BackendKind:
+        return desired.backend or self.kind
+
+    def prepare(self, sites: list[Desired] | tuple[Desired, ...]) -> None:
+        """Open every backend `sites` need now, in this thread (a browser starts once)."""
+        for kind in sorted({self.kind_of(d) for d in sites}):
+            self.backend(kind)
+
+    def backend(self, kind: BackendKind) -> ReadBackend:
+        with self._lock:
+            made = self._made.get(kind)
+            if made is None:
+                console = None
+                if kind is BackendKind.CONSOLE:  # made only now: it imports Playwright
+                    console = self._console() if callable(self._console) else self._console
+                options: dict[str, Any] = {
+                    "api": self._api,
+                    "stats": self._stats,
+                    "key_source": self._key_source,
+                    "sleep": self._sleep,
+                    "console": console,
+                }
+                if self._writes:
+                    made = open_backend(kind, read_only=False, **options)
+                else:
+                    made = open_backend(kind, read_only=True, **options)
+                self._made[kind] = made
+            return made
+
+    def opened(self) -> dict[BackendKind, ReadBackend]:
+        """The backends opened so far, by kind."""
+        with self._lock:
+            return dict(self._made)
+
+    def read(self, desired: Desired) -> Live:
+        return self.backend(self.kind_of(desired)).read(desired)
+
+    def events(
+        self, desired: Desired, *, since: int | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        return self.backend(self.kind_of(desired)).events(desired, since=since, limit=limit)
+
+    def execute(
+        self, desired: Desired, step: Step, *, expected_version: int, idempotency_key: str
+    ) -> Live:
+        backend = self.backend(self.kind_of(desired))
+        if not self._writes or not isinstance(backend, Backend):
+            raise TypeError("a read-only run cannot execute steps")
+        return backend.execute(
+            desired, step, expected_version=expected_version, idempotency_key=idempotency_key
+        )
+
+    def pre_cancel_page(self, desired: Desired, subscription_id: str) -> dict[str, Any]:
+        """The health probe, where the site's backend can run it (the api backend)."""
+        kind = self.kind_of(desired)
+        backend = self.backend(kind)
+        if not isinstance(backend, Prober):
+            raise ApiError(
+                f"{desired.site}: the {kind.value} backend has no probe",
+                http_status=0,
+                api_error_code="probe_unavailable",
+                site=desired.site,
+            )
+        return backend.pre_cancel_page(desired, subscription_id)
+
+    def close(self) -> None:
+        for backend in self.opened().values():
+            backend.close()
+
+
+__all__ = ["RoutedBackend", "open_backend"]

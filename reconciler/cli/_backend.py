@@ -1,4 +1,5 @@
-"""`--backend api|console` for `plan` and `apply`: which backend reaches each site.
+"""`--backend api|console` for `plan`, `apply`, `reconcile` and `export`: which backend
+reaches each site.
 
 A document's `spec.backend` wins; otherwise the run's `--backend` (default `api`). The
 console backend is created only when some site needs it, so `plan` over API-only sites
@@ -15,11 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.backend import Backend, BackendKind, ReadBackend
-from reconciler.backends import open_backend as factory
+from reconciler.backend import BackendKind
+from reconciler.backends import RoutedBackend
 from reconciler.cli._common import DEFAULT_CONCURRENCY, client_config
-from reconciler.model import Desired, Live
-from reconciler.plan import Step
+from reconciler.model import Desired
 
 CONSOLE_DEFAULT_CONTEXTS = 4
 
@@ -75,59 +75,21 @@ def console_config(args: argparse.Namespace) -> Any:
     )
 
 
-class Routed:
-    """One backend per kind from `reconciler.backends.open_backend`, created on first use;
-    each site goes to its document's kind, else the run's `--backend`."""
+class Routed(RoutedBackend):
+    """`reconciler.backends.RoutedBackend` with its options from the command line; on
+    close it says where the Playwright traces of a `--trace` run were kept."""
 
     def __init__(self, args: argparse.Namespace, *, writes: bool) -> None:
-        self._args = args
-        self._writes = writes
-        self._default = BackendKind(args.backend)
-        self._made: dict[BackendKind, ReadBackend] = {}
-        self.kind = self._default
-
-    def prepare(self, sites: Sequence[Desired]) -> None:
-        """Create every backend the sites need now, in this thread (the browser starts once)."""
-        for kind in sorted({self.kind_of(d) for d in sites}):
-            self._get(kind)
-
-    def kind_of(self, desired: Desired) -> BackendKind:
-        return desired.backend or self._default
-
-    def _get(self, kind: BackendKind) -> ReadBackend:
-        made = self._made.get(kind)
-        if made is None:
-            console = console_config(self._args) if kind is BackendKind.CONSOLE else None
-            api = client_config(self._args)
-            if self._writes:
-                made = factory(kind, read_only=False, api=api, console=console)
-            else:
-                made = factory(kind, read_only=True, api=api, console=console)
-            self._made[kind] = made
-        return made
-
-    def read(self, desired: Desired) -> Live:
-        return self._get(self.kind_of(desired)).read(desired)
-
-    def events(
-        self, desired: Desired, *, since: int | None = None, limit: int = 10
-    ) -> list[dict[str, Any]]:
-        return self._get(self.kind_of(desired)).events(desired, since=since, limit=limit)
-
-    def execute(
-        self, desired: Desired, step: Step, *, expected_version: int, idempotency_key: str
-    ) -> Live:
-        backend = self._get(self.kind_of(desired))
-        if not self._writes or not isinstance(backend, Backend):
-            raise TypeError("a read-only run cannot execute steps")
-        return backend.execute(
-            desired, step, expected_version=expected_version, idempotency_key=idempotency_key
+        super().__init__(
+            args.backend,
+            writes=writes,
+            api=client_config(args),
+            console=lambda: console_config(args),
         )
 
     def close(self) -> None:
-        for backend in self._made.values():
-            backend.close()
-        traces = getattr(self._made.get(BackendKind.CONSOLE), "traces", None)
+        super().close()
+        traces = getattr(self.opened().get(BackendKind.CONSOLE), "traces", None)
         if traces:
             folder = traces[0].parent
             print(f"kept {len(traces)} Playwright trace file(s) in {folder}", file=sys.stderr)
@@ -136,7 +98,7 @@ class Routed:
 def open_backend(args: argparse.Namespace, sites: Sequence[Desired], *, writes: bool) -> Routed:
     """The backend a front end hands the engine for `sites` (until the engine's factory)."""
     routed = Routed(args, writes=writes)
-    routed.prepare(sites)
+    routed.prepare(list(sites))
     return routed
 
 

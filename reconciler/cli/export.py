@@ -3,12 +3,15 @@
 Reads each site's live integration and writes the YAML document that keeps it exactly as
 it is, so a team can commit its current fleet and start reviewing changes from there:
 planning the exported file plans nothing. Credentials are written as references (an
-environment variable or file name built from a template), never as keys.
+environment variable or file name built from a template), never as keys. With
+`--backend console` the sites are read from their admin console pages, and each document
+says `backend: console`, so planning it goes the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from contextlib import closing
 from pathlib import Path
@@ -16,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from reconciler.backends import open_backend
-from reconciler.cli._common import client_config
+from reconciler.backend import BackendKind
+from reconciler.cli._backend import Routed, add_backend_arguments
 from reconciler.credentials import redact
-from reconciler.engine import observe
+from reconciler.engine import Observation, for_each_site, observe
 from reconciler.fields import printable
 from reconciler.model import ConnectionState, Credentials, Desired, DesiredConnection
 from reconciler.rules import desired_from_live
@@ -58,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--concurrency", type=int, default=4, metavar="N", help="sites read at once (default 4)"
     )
+    add_backend_arguments(parser)
 
 
 def _fill(template: str, site: str) -> str:
@@ -79,22 +83,32 @@ def _document(desired: Desired) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     documents: list[dict[str, Any]] = []
     failed = 0
-    with closing(open_backend(read_only=True, api=client_config(args))) as backend:
-        for site in args.site:
-            credentials = credentials_for(site, args.key_env, args.key_file)
-            probe = Desired(
-                name=_fill(args.name, site),
-                site=site,
-                credentials=credentials,
-                connection=DesiredConnection(ConnectionState.DISCONNECTED),
-            )
-            seen = observe(backend, probe, patient=False)
+    probes = [
+        Desired(
+            name=_fill(args.name, site),
+            site=site,
+            credentials=credentials_for(site, args.key_env, args.key_file),
+            connection=DesiredConnection(ConnectionState.DISCONNECTED),
+        )
+        for site in args.site
+    ]
+    routed = Routed(args, writes=False)
+    with closing(routed):
+        routed.prepare(probes)
+
+        def look(probe: Desired) -> Observation:
+            return observe(routed, probe, patient=False)
+
+        for probe, seen in zip(probes, for_each_site(probes, look, args.concurrency), strict=True):
             if seen.live is None:
                 # The peer wrote this text: neutralised and redacted like every other output.
-                print(printable(redact(f"error: {site}: {seen.error}")), file=sys.stderr)
+                print(printable(redact(f"error: {probe.site}: {seen.error}")), file=sys.stderr)
                 failed += 1
                 continue
-            documents.append(_document(desired_from_live(seen.live, probe.name, credentials)))
+            found = desired_from_live(seen.live, probe.name, probe.credentials)
+            if routed.kind_of(probe) is BackendKind.CONSOLE:
+                found = dataclasses.replace(found, backend=BackendKind.CONSOLE)
+            documents.append(_document(found))
     text = yaml.safe_dump_all(documents, sort_keys=False, explicit_start=True)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")

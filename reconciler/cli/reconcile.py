@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+from reconciler.backend import BackendKind
+from reconciler.cli._backend import add_backend_arguments, console_config
 from reconciler.cli._common import (
     add_common_arguments,
     add_paths,
@@ -79,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(and tried next pass), retries in flight stop (default: no limit)",
     )
     add_state_arguments(parser, "state, last report and site locks")
+    add_backend_arguments(parser, state_dir=False)  # console sessions: under --state-dir
     parser.add_argument(
         "--shard",
         metavar="INDEX/COUNT",
@@ -268,6 +271,8 @@ def run(args: argparse.Namespace) -> int:
         max_backoff_passes=args.max_backoff_passes,
         probe=args.probe,
         pass_timeout_s=args.pass_timeout,
+        backend=BackendKind(args.backend),
+        console=lambda: console_config(args),
     )
     stats = ClientStats()
     stop = threading.Event()

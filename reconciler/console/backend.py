@@ -6,8 +6,11 @@ engine verifies against the step's `expect`, exactly as for the api backend. The
 rules, reports and safety guards above the seam do not know which backend ran.
 
 What a console cannot give (docs/console-backend.md): idempotency keys (a person sends
-none; a stale revision check before clicking stands in), and events (`events()` is empty:
-drift attribution needs the api backend's event feed).
+none; a stale revision check before clicking stands in), and an event feed. Events come
+from Chargebee's public events API instead (`GET /api/v2/events`, the api backend's code),
+read with the site's API key where the document names one: the clicks this backend makes
+are recorded there as `admin_console` events, like anyone else's. A site without a key has
+no source of events, and its drift is reported without "changed by".
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from reconciler.backend import BackendKind
 from reconciler.console.browser import BrowserPool, Tab
@@ -23,8 +26,19 @@ from reconciler.console.config import ConsoleConfig
 from reconciler.console.pages import Navigator, read_live
 from reconciler.console.session import saved_session
 from reconciler.console.steps import Clicks, click_path
+from reconciler.errors import ApiError
 from reconciler.model import Desired, Live
 from reconciler.plan import Step
+
+
+class EventFeed(Protocol):
+    """Where the site's events come from: the api backend's read-only client."""
+
+    def events(
+        self, desired: Desired, *, since: int | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
 
 
 class ConsoleBackend:
@@ -32,8 +46,17 @@ class ConsoleBackend:
 
     kind = BackendKind.CONSOLE
 
-    def __init__(self, config: ConsoleConfig | None = None, *, pool: BrowserPool | None = None):
+    def __init__(
+        self,
+        config: ConsoleConfig | None = None,
+        *,
+        pool: BrowserPool | None = None,
+        events: EventFeed | None = None,
+    ):
+        """`events`: Chargebee's public event feed for drift attribution (closed with this
+        backend); None: no source, `events()` says so."""
         self.config = config or ConsoleConfig.from_env()
+        self._feed = events
         self._owns_pool = pool is None
         self._pool = pool or BrowserPool(self.config, self.secrets)
         self._nav = Navigator()
@@ -79,8 +102,18 @@ class ConsoleBackend:
     def events(
         self, desired: Desired, *, since: int | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
-        """The console shows no event feed this tool can read: always empty."""
-        return []
+        """The site's recent events from Chargebee's public events API, read with the
+        site's API key (a site without one fails here with the credential error, so the
+        engine reports its drift without "changed by" rather than as made outside: an
+        empty answer would claim no event shows the change)."""
+        if self._feed is None:
+            raise ApiError(
+                f"{desired.site}: the console backend was given no event feed",
+                http_status=0,
+                api_error_code="console_no_events",
+                site=desired.site,
+            )
+        return self._feed.events(desired, since=since, limit=limit)
 
     @property
     def evidence(self) -> list[Path]:
@@ -91,8 +124,12 @@ class ConsoleBackend:
         return list(self._pool.traces)
 
     def close(self) -> None:
-        if self._owns_pool:
-            self._pool.close()
+        try:
+            if self._feed is not None:
+                self._feed.close()
+        finally:
+            if self._owns_pool:
+                self._pool.close()
 
     def __enter__(self) -> Self:
         return self

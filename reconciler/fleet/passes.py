@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.apply import SiteResult
-from reconciler.backend import Backend
-from reconciler.backends import open_backend
+from reconciler.backend import Backend, BackendKind
+from reconciler.backends import RoutedBackend
 from reconciler.client import ClientConfig, ClientStats
 from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import SpecError, TransportError
@@ -87,6 +87,8 @@ class PassOptions:
     run_id: str | None = None  # the shards of one run share it (default: pass-<number>)
     shard_wait_s: float = 600.0  # how long a shard waits for the others' counts
     pass_timeout_s: float | None = None  # --pass-timeout: sites not started by then wait
+    backend: BackendKind = BackendKind.API  # --backend; a document's spec.backend wins
+    console: Callable[[], Any] | None = None  # makes the ConsoleConfig, if a site needs it
 
 
 @dataclass
@@ -133,7 +135,14 @@ def run_pass(
         timer = run.start_deadline()
         try:
             api, sleep = options.client_config, run.sleep
-            backend = open_backend(read_only=False, api=api, stats=stats, sleep=sleep)
+            backend = RoutedBackend(
+                options.backend,
+                writes=True,
+                api=api,
+                stats=stats,
+                sleep=sleep,
+                console=options.console,
+            )
             with closing(backend):
                 return run.execute(backend, git, clock)
         except _InvalidConfig as invalid:
