@@ -43,8 +43,12 @@ class Ctx:
         return dict(state["brightback_integration"])
 
     def write(self, action: str, form: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """Write as the signed-in person: Chargebee records a console change as an
+        `admin_console` event naming its user (here the site's email, the only sign-in
+        the emulated console accepts)."""
+        user = self.resource()["site_email"]
         status, body, _ = service.write(
-            self.store, self.site, action, dict(form), source="admin_console"
+            self.store, self.site, action, dict(form), source="admin_console", user=user
         )
         return status, json.loads(body)
 
