@@ -47,7 +47,9 @@ from reconciler.model import (  # noqa: E402
     Desired,
     DesiredConnection,
     IntegrationMode,
+    Live,
 )
+from reconciler.plan import Step  # noqa: E402
 
 PASSWORD_ENV = "BRIGHTBACK_ACCOUNT_PASSWORD"
 
@@ -139,22 +141,28 @@ class Timed:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - started
             self.counts[name] = self.counts.get(name, 0) + 1
 
-    def read(self, item: Desired) -> Any:
+    def read(self, desired: Desired) -> Live:
         started = time.monotonic()
         try:
-            return self.inner.read(item)
+            return self.inner.read(desired)
         finally:
             self._add("read", started)
 
-    def execute(self, item: Desired, step: Any, **options: Any) -> Any:
+    def execute(
+        self, desired: Desired, step: Step, *, expected_version: int, idempotency_key: str
+    ) -> Live:
         started = time.monotonic()
         try:
-            return self.inner.execute(item, step, **options)
+            return self.inner.execute(
+                desired, step, expected_version=expected_version, idempotency_key=idempotency_key
+            )
         finally:
             self._add(step.action.value, started)
 
-    def events(self, item: Desired, **options: Any) -> list[dict[str, Any]]:
-        return self.inner.events(item, **options)
+    def events(
+        self, desired: Desired, *, since: int | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        return self.inner.events(desired, since=since, limit=limit)
 
     def close(self) -> None:
         self.inner.close()
