@@ -351,7 +351,8 @@ def read_patiently(client: ReadBackend, desired: Desired, rounds: int = READ_ROU
 
     A read is what stands between a half-done detour (disconnected, fallback not yet
     restored) and finishing it, so giving up after one budget would strand the site until
-    the next pass. Reads are safe to repeat; other errors are raised at once.
+    the next pass. Reads are safe to repeat; other errors are raised at once, and so is a
+    round in which every attempt timed out.
     """
     attempts = 0  # requests made over all rounds: what a message must say
     for round_left in range(rounds - 1, -1, -1):
@@ -359,7 +360,9 @@ def read_patiently(client: ReadBackend, desired: Desired, rounds: int = READ_ROU
             return client.read(desired)
         except TransportError as exc:
             attempts += exc.attempts
-            if not is_transient(exc) or round_left == 0:
+            # A silent peer (every attempt timed out) would only make the site wait
+            # another full budget: three rounds cost 46 s a site at --timeout 2.
+            if not is_transient(exc) or exc.silent or round_left == 0:
                 raise exc.after(attempts) from None
         except ApiError as exc:
             if not is_transient(exc) or round_left == 0:

@@ -345,6 +345,7 @@ class _Session:
         policy = self.config.retry
         what = f"{site}: {method} {path}"
         last_problem = ""
+        timeouts = 0  # all of them: a silent peer, not worth another round (TransportError)
         for attempt in range(policy.max_attempts):
             self.pacer.before_request(site)  # waits only for a site that answered 429
             self.stats.request(method)
@@ -363,6 +364,7 @@ class _Session:
                 ) from None
             except httpx.TimeoutException as exc:
                 reason, last_problem = "timeout", f"timed out ({type(exc).__name__})"
+                timeouts += 1
             except httpx.ConnectError as exc:
                 if _is_certificate_error(exc):
                     # Not a transient fault: retrying cannot make a certificate trusted.
@@ -426,6 +428,7 @@ class _Session:
             f"{what}: {last_problem}",
             attempts=policy.max_attempts,
             where=self.config.base_url(site),
+            silent=timeouts == policy.max_attempts,
         )
 
     def _send(

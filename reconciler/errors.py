@@ -104,12 +104,21 @@ class TransportError(BrightbackError):
     """
 
     def __init__(
-        self, problem: str, *, attempts: int = 0, where: str = "", retryable: bool = True
+        self,
+        problem: str,
+        *,
+        attempts: int = 0,
+        where: str = "",
+        retryable: bool = True,
+        silent: bool = False,
     ) -> None:
         self.problem = problem
         self.attempts = attempts
         self.where = where
         self.retryable = retryable
+        # Every attempt timed out: the peer takes connections and never answers (a
+        # blackhole). Worth the next pass, not another round of the same wait now.
+        self.silent = silent
         counted = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
         located = f" ({where})" if where else ""
         super().__init__(f"{problem}{counted}{located}")
@@ -117,7 +126,11 @@ class TransportError(BrightbackError):
     def after(self, attempts: int) -> TransportError:
         """The same error, stating `attempts` as the number of requests made in all."""
         return TransportError(
-            self.problem, attempts=attempts, where=self.where, retryable=self.retryable
+            self.problem,
+            attempts=attempts,
+            where=self.where,
+            retryable=self.retryable,
+            silent=self.silent,
         )
 
 

@@ -63,6 +63,25 @@ def slow_503(_path: str) -> Answer:
     return 503, {"Content-Type": "application/json"}, b"{}"
 
 
+def test_a_peer_that_never_answers_costs_one_round_not_three(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A blackholed API (connections accepted, nothing ever answered) cost three full
+    retry budgets per site: 46 s at --timeout 2, ~7.5 minutes at the default. A round in
+    which every attempt timed out says the peer is silent; another round cannot help."""
+    monkeypatch.setenv("ACME_KEY", KEY)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        template = f"http://127.0.0.1:{silent.getsockname()[1]}/{{site}}"
+        config = ClientConfig(url_template=template, timeout=0.2, retry=RetryPolicy(max_attempts=2))
+        sleeps: list[float] = []
+        with Client(config, sleep=sleeps.append) as api, pytest.raises(TransportError) as caught:
+            read_patiently(api, desired("acme"), rounds=3)
+    assert caught.value.attempts == 2
+    assert "timed out" in str(caught.value) and "after 2 attempts" in str(caught.value)
+
+
 @pytest.mark.e2e
 def test_pass_timeout_reports_sites_not_reached_and_stops_retries_in_flight(
     fleet: Fleet,
