@@ -38,6 +38,7 @@ from reconciler.fleet.loop import (
     run_loop,
     stop_on_signals,
 )
+from reconciler.fleet.memory import release_free_memory, tune_for_long_run
 from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.progress import Progress
 from reconciler.fleet.shard import COUNT_ENV, INDEX_ENV, shard_from
@@ -274,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
         backend=BackendKind(args.backend),
         console=lambda: console_config(args),
     )
+    if args.interval is not None:  # before the servers' and the passes' threads exist
+        tune_for_long_run()
     stats = ClientStats()
     stop = threading.Event()
     metrics = None
@@ -315,6 +318,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             render(result.report, args.format, sys.stdout)
         sys.stdout.flush()
+        if interval_mode:
+            release_free_memory()  # each pass starts from the same footprint
         return result.exit_code
 
     def failed(exc: Exception) -> int:
