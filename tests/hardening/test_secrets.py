@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from reconciler.credentials import MAX_KEY_FILE_BYTES, ApiKey, redact, resolve_a
 from reconciler.errors import CredentialError
 from reconciler.model import Credentials
 from tests.engine.conftest import Fleet, document, leaks
-from tests.hardening._hostile import hostile_peer, json_answer
+from tests.hardening._hostile import Answer, hostile_peer, json_answer
 
 KEY = "test_" + secrets.token_hex(12)  # made per run: no key-shaped literal in the repository
 BASIC = base64.b64encode(f"{KEY}:".encode()).decode()
@@ -139,19 +140,26 @@ def test_a_key_file_others_can_read_works_with_a_warning(
     assert caplog.text == ""
 
 
+ESCAPED_KEY = "".join(f"\\u{ord(c):04x}" for c in KEY)  # JSON-escaped letter by letter
+
+
+def refusal(message: str) -> Callable[[str], Answer]:
+    """A 401 whose message is `message` as raw JSON string text (escapes kept)."""
+    body = (
+        '{"message": "' + message + '", "type": "invalid_request", '
+        '"api_error_code": "api_authentication_failed", "http_status_code": 401}'
+    )
+    return json_answer(body.encode(), status=401)
+
+
 @pytest.mark.e2e
 def test_export_prints_a_peers_error_neutralised_and_without_the_key(fleet: Fleet) -> None:
     """`export` printed the peer's error text as it came: an OSC 8 link and a colour
     sequence reached the terminal, and a key spelled with JSON escapes (which the
     client's byte-level redaction cannot see) was printed in the clear."""
-    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)  # the key, JSON-escaped letter by letter
-    message = f"\\u001b]8;;http://evil\\u0007click\\u001b[31m key {escaped} rejected"
-    body = (
-        '{"message": "' + message + '", "type": "invalid_request", '
-        '"api_error_code": "api_authentication_failed", "http_status_code": 401}'
-    )
+    message = f"\\u001b]8;;http://evil\\u0007click\\u001b[31m key {ESCAPED_KEY} rejected"
     with hostile_peer() as peer:
-        peer.answers["echo"] = json_answer(body.encode(), status=401)
+        peer.answers["echo"] = refusal(message)
         fleet.env["ECHO_CHARGEBEE_API_KEY"] = KEY
         env = {"BRIGHTBACK_API_URL": peer.url_template}
         result = fleet.cli("export", "--site", "echo", env=env)
@@ -166,13 +174,8 @@ def test_export_prints_a_peers_error_neutralised_and_without_the_key(fleet: Flee
 def test_a_key_echoed_with_json_escapes_is_never_stored_or_printed(fleet: Fleet) -> None:
     """Byte-level redaction of the answer cannot see `\\u0074est_...`; the decoded text
     used to carry the key into the report, the state and stdout."""
-    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
-    body = (
-        '{"message": "key ' + escaped + ' rejected", "type": "invalid_request", '
-        '"api_error_code": "api_authentication_failed", "http_status_code": 401}'
-    )
     with hostile_peer() as peer:
-        peer.answers["echo"] = json_answer(body.encode(), status=401)
+        peer.answers["echo"] = refusal(f"key {ESCAPED_KEY} rejected")
         fleet.env["ECHO_CHARGEBEE_API_KEY"] = KEY
         fleet.write("sites.yaml", document("echo"))
         result = fleet.cli("reconcile", "sites.yaml", "--state-dir", "state", "--format", "json",
