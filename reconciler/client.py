@@ -161,6 +161,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# Distinct error kinds ClientStats counts by name; later new ones are counted as `other`.
+MAX_ERROR_KINDS_COUNTED = 64
+
+
 class ClientStats:
     """Thread-safe counters for the fleet's Prometheus metrics."""
 
@@ -185,7 +189,12 @@ class ClientStats:
         self._bump(self._retries, reason)
 
     def error(self, kind: str) -> None:
-        self._bump(self._errors, kind)
+        with self._lock:
+            # Kinds include the peer's api_error_code: a peer inventing codes must not
+            # grow a daemon's counters (and the metrics' copy of them) without end.
+            if kind not in self._errors and len(self._errors) >= MAX_ERROR_KINDS_COUNTED:
+                kind = "other"
+            self._errors[kind] += 1
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -693,6 +702,7 @@ __all__ = [
     "DEFAULT_URL_TEMPLATE",
     "EVENTS_PATH",
     "IDEMPOTENCY_HEADER",
+    "MAX_ERROR_KINDS_COUNTED",
     "PRE_CANCEL_PATH",
     "RETRY_STATUSES",
     "URL_ENV",

@@ -125,3 +125,16 @@ def test_peer_supplied_error_codes_cannot_grow_the_metric_series() -> None:
     assert len(series) <= 1 + 32 + 1  # known, the first 32 others, "other"
     assert 'brightback_api_errors_total{kind="api_authentication_failed"} 1.0' in text
     assert 'brightback_api_errors_total{kind="other"} 1969.0' in text
+
+
+def test_the_clients_error_counters_stay_bounded_over_a_long_run() -> None:
+    """The metric series were bounded, but ClientStats (and the metrics' copy of it) kept
+    one counter per code a peer ever sent, for the life of an --interval daemon."""
+    from reconciler.client import MAX_ERROR_KINDS_COUNTED, ClientStats
+
+    stats = ClientStats()
+    for i in range(5_000):
+        stats.error(f"random_code_{i}_" + "x" * 200)
+    errors = stats.snapshot()["errors"]
+    assert len(errors) <= MAX_ERROR_KINDS_COUNTED + 1
+    assert sum(errors.values()) == 5_000  # nothing lost, the rest counted as "other"
