@@ -75,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", default="2s")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument(
+        "--probe-out",
+        type=Path,
+        help="run the reconciler under soak_probe.py: one JSON line per pass to this file "
+        "(RSS, glibc heap in use/free, gc objects, threads, fds)",
+    )
+    parser.add_argument(
+        "--probe-frames", type=int, default=0, help="with --probe-out: tracemalloc frames (slow)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         work = Path(tmp)
@@ -83,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
             cases = build_fleet(admin, work / "sites", args.sites)
             admin.set_faults(global_=CHAOS_FAULTS)
             env = env_for(cases, emulator.url_template)
+            tool = [BRIGHTBACK]
+            if args.probe_out is not None:  # same command, observed after every pass
+                tool = [sys.executable, str(Path(__file__).with_name("soak_probe.py"))]
+                env["SOAK_PROBE_OUT"] = str(args.probe_out.resolve())
+                env["SOAK_PROBE_FRAMES"] = str(args.probe_frames)
             serve, metrics = free_port(), free_port()
             log_path = work / "reconcile.log"
             with log_path.open("w") as log:
                 process = subprocess.Popen(
-                    [BRIGHTBACK, "reconcile", str(work / "sites"), "--interval", args.interval,
+                    [*tool, "reconcile", str(work / "sites"), "--interval", args.interval,
                      "--state-dir", str(work / "state"), "--concurrency", str(args.concurrency),
                      "--serve", str(serve), "--metrics-port", str(metrics),
                      "--log-format", "json", "--format", "json", "--force"],
