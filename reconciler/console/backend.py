@@ -89,7 +89,7 @@ class ConsoleBackend:
         async def work(tab: Tab) -> Live:
             clicks = Clicks(tab, self._nav, base, self.config.password_env)
             await click_path(clicks, desired, step, expected_version)
-            return await read_live(tab.page, self._nav, base, site)
+            return await read_live(tab.page, self._nav, base, site, answer_shown=True)
 
         return self._pool.run(
             site,
@@ -130,6 +130,8 @@ class ConsoleBackend:
         finally:
             if self._owns_pool:
                 self._pool.close()
+            else:  # a shared browser: only this backend's kept contexts go
+                self._pool.release(self.config.sessions_dir)
 
     def __enter__(self) -> Self:
         return self

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -83,6 +84,19 @@ class Tab:
         self.traces.append(path)
 
 
+# A kept context belongs to one site's saved session: (site, session file, its mtime).
+SessionKey = tuple[str, str, int]
+
+
+def _session_key(site: str, storage_state: Path | None) -> SessionKey | None:
+    if storage_state is None:  # a sign-in: nothing to keep
+        return None
+    try:
+        return (site, str(storage_state.resolve()), storage_state.stat().st_mtime_ns)
+    except OSError:
+        return None
+
+
 async def _bounded(cleanup: Awaitable[None]) -> None:
     """Clean-up after a failure is bounded like evidence: a tab stuck mid-navigation may
     never answer `tracing.stop` or `context.close`, and must not hold its worker (or the
@@ -105,6 +119,10 @@ class BrowserPool:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._slots: asyncio.Semaphore | None = None
+        # Idle contexts kept for their site's next operation, least recently used first;
+        # touched only on the pool's own event loop. `_open` counts idle and busy ones.
+        self._idle: OrderedDict[SessionKey, tuple[BrowserContext, Page]] = OrderedDict()
+        self._open = 0
         self.traces: list[Path] = []
         self.evidence: list[Path] = []
         self._lock = threading.Lock()
@@ -161,27 +179,21 @@ class BrowserPool:
         storage_state: Path | None,
         config: ConsoleConfig,
     ) -> T:
-        assert self._browser is not None and self._slots is not None
+        assert self._slots is not None
         async with self._slots:
-            width, height = config.viewport
-            context = await self._browser.new_context(
-                storage_state=str(storage_state) if storage_state else None,
-                viewport={"width": width, "height": height},
-            )
+            key = _session_key(site, storage_state)
+            kept = self._idle.pop(key, None) if key is not None else None
+            context, page = kept if kept is not None else await self._new(storage_state, config)
             context.set_default_timeout(config.action_timeout * 1000)
             context.set_default_navigation_timeout(config.action_timeout * 1000)
             cookies = _cookie_values(storage_state)
-            tab = Tab(
-                await context.new_page(),
-                context,
-                site,
-                label,
-                config,
-                lambda: [*self._secrets(), *cookies],
-            )
+            tab = Tab(page, context, site, label, config, lambda: [*self._secrets(), *cookies])
+            succeeded = False
             try:
                 await tab.start_trace()
-                return await asyncio.wait_for(work(tab), config.site_timeout)
+                result = await asyncio.wait_for(work(tab), config.site_timeout)
+                succeeded = True
+                return result
             except TimeoutError:
                 message = f"the console did not finish within {config.site_timeout:g}s"
                 raise await self._failed(tab, message, "console_timeout") from None
@@ -210,7 +222,44 @@ class BrowserPool:
                 finally:
                     with self._lock:
                         self.traces.extend(tab.traces)
-                    await _bounded(context.close())
+                    if succeeded and key is not None and not page.is_closed():
+                        self._idle[key] = (context, page)  # the site's next operation
+                    else:
+                        await self._discard(context)
+
+    async def _new(
+        self, storage_state: Path | None, config: ConsoleConfig
+    ) -> tuple[BrowserContext, Page]:
+        """A fresh context with the saved session, after closing idle ones to make room."""
+        assert self._browser is not None
+        while self._idle and self._open >= self.config.concurrency:
+            _, (idle, _page) = self._idle.popitem(last=False)
+            await self._discard(idle)
+        width, height = config.viewport
+        context = await self._browser.new_context(
+            storage_state=str(storage_state) if storage_state else None,
+            viewport={"width": width, "height": height},
+        )
+        self._open += 1
+        try:
+            return context, await context.new_page()
+        except BaseException:
+            await self._discard(context)
+            raise
+
+    async def _discard(self, context: BrowserContext) -> None:
+        self._open -= 1
+        await _bounded(context.close())
+
+    def release(self, sessions_dir: Path) -> None:
+        """Close the idle contexts of the sessions saved under `sessions_dir` (a backend
+        that shares this browser is done with them)."""
+        self._call(self._release(str(sessions_dir.resolve())))
+
+    async def _release(self, folder: str) -> None:
+        for key in [k for k in self._idle if Path(k[1]).parent == Path(folder)]:
+            context, _page = self._idle.pop(key)
+            await self._discard(context)
 
     async def _failed(self, tab: Tab, message: str, code: str) -> ApiError:
         """The site's error for a browser-side failure, with its evidence listed: the site
@@ -245,6 +294,9 @@ class BrowserPool:
             self._stop_loop()
 
     async def _stop(self) -> None:
+        while self._idle:
+            _, (idle, _page) = self._idle.popitem()
+            await self._discard(idle)
         if self._browser is not None:
             await self._browser.close()
         if self._playwright is not None:

@@ -42,10 +42,16 @@ def expired(site: str) -> CredentialError:
 
 
 class Navigator:
-    """Opens a settings page by the help page's click path, once; then by its address."""
+    """Opens a settings page by the help page's click path, once; then by its address.
+
+    The address a click path led to is the same for every site under one console URL
+    template, so after the first site a page is tried at that address first; a site
+    whose console does not show the page there gets the click path.
+    """
 
     def __init__(self) -> None:
         self._learned: dict[tuple[str, str], str] = {}  # (base, page key) -> URL
+        self._paths: dict[str, str] = {}  # page key -> its path below any site's base
 
     async def open(self, page: Page, base: str, site: str, key: str) -> None:
         known = self._learned.get((base, key))
@@ -54,6 +60,13 @@ class Navigator:
             await self._signed_in(page, site)
             await expect(L.heading(page, key)).to_be_visible()
             return
+        path = self._paths.get(key)
+        if path is not None:
+            await page.goto(base + path)
+            await self._signed_in(page, site)
+            if await L.heading(page, key).count():
+                self._learned[(base, key)] = base + path
+                return
         await page.goto(base + "/")
         await self._signed_in(page, site)
         await self._follow(page, L.link(page, "settings"))
@@ -63,7 +76,10 @@ class Navigator:
         essentials = page.get_by_role("region", name=L.WORDS["essentials"], exact=True)
         await self._follow(page, essentials.get_by_role("link", name=L.WORDS[key], exact=True))
         await expect(L.heading(page, key)).to_be_visible()
-        self._learned[(base, key)] = page.url.split("?", 1)[0]
+        url = page.url.split("?", 1)[0]
+        self._learned[(base, key)] = url
+        if url.startswith(base + "/"):
+            self._paths[key] = url[len(base) :]
 
     @staticmethod
     async def _follow(page: Page, link: Locator) -> None:
@@ -236,10 +252,14 @@ async def _read_portal(page: Page, site: str) -> _Portal:
     )
 
 
-async def read_live(page: Page, nav: Navigator, base: str, site: str) -> Live:
-    """Both settings pages, as one consistent `Live`. A page the tab already shows (the
-    answer to the step just submitted) is read as it is, without loading it again."""
-    here = nav.showing(page, base)
+async def read_live(
+    page: Page, nav: Navigator, base: str, site: str, *, answer_shown: bool = False
+) -> Live:
+    """Both settings pages, as one consistent `Live`. With `answer_shown` (the tab shows
+    the console's answer to the step just submitted, loaded by this operation) that page
+    is read as it is, without loading it again; otherwise every page is loaded afresh (a
+    kept tab may still show what an earlier operation loaded)."""
+    here = nav.showing(page, base) if answer_shown else None
     for _ in range(READ_ATTEMPTS):
         order = [PORTAL, RETENTION] if here == PORTAL else [RETENTION, PORTAL]
         retention: _Retention | None = None
