@@ -212,3 +212,35 @@ def test_a_stuck_page_fails_its_site_only(world: ConsoleWorld, black_hole: str) 
 
 def _step(action: Action, **args: str | bool) -> Step:
     return Step(action, args=args)
+
+
+def test_a_read_on_a_kept_tab_loads_the_pages_again_and_sees_a_change_made_since(
+    world: ConsoleWorld,
+) -> None:
+    """A site's tab is kept between operations; what it still shows must never be taken
+    for a fresh read."""
+    desired = _connected(world, "kept")
+    console = world.backend()
+    assert console.read(desired).integrate_via is not None
+    world.emulator.admin.ui("kept", "update", integrate_via="customer_portal")
+    seen = console.read(desired)
+    assert seen.integrate_via is not None and seen.integrate_via.value == "customer_portal"
+    assert seen.version == world.state("kept")["version"]
+
+
+def test_a_later_site_goes_straight_to_the_pages_an_earlier_one_led_to(
+    world: ConsoleWorld,
+) -> None:
+    first, second = _connected(world, "first"), _connected(world, "second")
+    console = world.backend()
+    console.read(first)
+    since = world.emulator.admin.requests()[-1]["id"]
+    console.read(second)
+    gets = [
+        r["path"] for r in world.emulator.admin.requests("second", since_id=since)
+        if r["method"] == "GET"
+    ]  # fmt: skip
+    assert gets == [
+        "/sites/second/console/settings/configure_chargebee/brightback_retention",
+        "/sites/second/console/settings/configure_chargebee/checkout_portal",
+    ]
