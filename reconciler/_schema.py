@@ -18,11 +18,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+
+if TYPE_CHECKING:  # jsonschema (0.1 s to import) loads only when a document needs it
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "brightback-integration.schema.json"
 
@@ -57,6 +59,8 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -125,8 +129,7 @@ def _python_search(pattern: str) -> Callable[[str], bool]:
 
 
 def _python_format(name: str) -> Callable[[str], bool]:
-    checker = Draft202012Validator.FORMAT_CHECKER
-    return lambda value: checker.conforms(value, name)
+    return lambda value: _validator().format_checker.conforms(value, name)
 
 
 def fast_verdict(document: Mapping[str, Any]) -> bool | None:

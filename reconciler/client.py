@@ -15,7 +15,8 @@ What a caller may rely on:
   window (30 minutes); nothing relies on a replay older than that, because every write
   also names the version it was planned from (a late retry is refused as stale);
 - a site that answers 429 is paced from then on (reconciler/pacing.py);
-- one pooled `httpx.Client` is shared by every thread.
+- requests go through reconciler/transport.py: one keep-alive connection per worker
+  thread on httpx's own transport (httpcore), or a caller's `httpx.Client`.
 """
 
 from __future__ import annotations
@@ -38,14 +39,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
-import httpx
+import httpcore
 
 from reconciler import __version__
 from reconciler import _peer_json as peer_json
-from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
+from reconciler._peer_json import PeerAnswerError
 from reconciler.actions import Step, idempotency_key, request_for
 from reconciler.backend import BackendKind
 from reconciler.credentials import ApiKey, redact_bytes, resolve_api_key
@@ -54,6 +55,17 @@ from reconciler.fields import Scalar
 from reconciler.live import live_from_api
 from reconciler.model import Desired, Live
 from reconciler.pacing import SMALLEST_PLAN_PER_MINUTE, Pacer
+from reconciler.transport import (
+    TRANSPORT_ERRORS,
+    Answer,
+    HttpxTransport,
+    Timeouts,
+    Transport,
+    open_transport,
+)
+
+if TYPE_CHECKING:  # httpx is imported only when a caller brings a client or TLS is used
+    import httpx
 
 # Under the CLI's `brightback` logger, so retry lines reach stderr and the JSON log.
 log = logging.getLogger("brightback.client")
@@ -63,8 +75,6 @@ URL_ENV = "BRIGHTBACK_API_URL"
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
 PRE_CANCEL_PATH = "/hosted_pages/pre_cancel"  # Chargebee's public Retention API route
 EVENTS_PATH = "/events"  # Chargebee's public event list
-# Describe the body as sent; the body a _Session keeps is already decoded and whole.
-_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,7 @@ class ClientConfig:
     timeout: float = 30.0  # read/write/pool seconds per request
     connect_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    max_connections: int = 32  # size it to the fleet's concurrency
+    max_connections: int = 32  # the httpx path's pool (proxies); size it to the concurrency
     verify: bool = True  # TLS verification; never turned off by the CLI
     # After a site's first 429, pace it at no more than this (reconciler/pacing.py).
     rate_limit_per_minute: int = SMALLEST_PLAN_PER_MINUTE
@@ -263,6 +273,8 @@ def _tls_context(
 ) -> ssl.SSLContext:
     if plain and verify:
         return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies; trusts nothing
+    import httpx  # its CA bundle handling (certifi, SSL_CERT_FILE/DIR); only for https
+
     return httpx.create_ssl_context(verify=verify)
 
 
@@ -286,7 +298,7 @@ def _key_from_spec(desired: Desired) -> ApiKey:
 
 
 class _Session:
-    """Retry and error machinery over one shared httpx.Client.
+    """Retry and error machinery over one transport (reconciler/transport.py).
 
     A read-only session refuses anything but GET, so `ReadOnlyClient` cannot write even
     through private attributes.
@@ -310,28 +322,23 @@ class _Session:
         self._sleep = sleep
         self._rng = rng
         self.pacer = Pacer(config.rate_limit_per_minute, sleep=sleep)
-        self._timeout = httpx.Timeout(
-            config.timeout,
-            connect=config.connect_timeout,
-            read=config.timeout,
-            write=config.timeout,
-            pool=config.timeout,
-        )
-        self._owns_http = http is None
-        self._http = http or httpx.Client(
-            timeout=self._timeout,
-            limits=httpx.Limits(
+        # A caller's own httpx.Client is used as given (proxies, mounts, test transports);
+        # otherwise the fast path of reconciler/transport.py.
+        timeouts = Timeouts(connect=config.connect_timeout, io=config.timeout)
+        self._transport: Transport = (
+            HttpxTransport(http, timeouts=timeouts)
+            if http is not None
+            else open_transport(
+                config.url_template,
+                timeouts=timeouts,
+                ssl_context=tls_context(config),
+                user_agent=f"brightback-gitops/{__version__}",
                 max_connections=config.max_connections,
-                max_keepalive_connections=config.max_connections,
-            ),
-            verify=tls_context(config),
-            follow_redirects=False,  # a redirect would resend the Authorization header
-            headers={"User-Agent": f"brightback-gitops/{__version__}"},
+            )
         )
 
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        self._transport.close()
 
     def request(
         self,
@@ -371,10 +378,10 @@ class _Session:
                     api_error_code="unexpected_response",
                     site=site,
                 ) from None
-            except httpx.TimeoutException as exc:
+            except httpcore.TimeoutException as exc:
                 reason, last_problem = "timeout", f"timed out ({type(exc).__name__})"
                 timeouts += 1
-            except httpx.ConnectError as exc:
+            except httpcore.ConnectError as exc:
                 if _is_certificate_error(exc):
                     # Not a transient fault: retrying cannot make a certificate trusted.
                     self.stats.error("tls")
@@ -396,7 +403,7 @@ class _Session:
                         retryable=False,
                     ) from None
                 reason, last_problem = "connect", "connection refused or unreachable"
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 # RemoteProtocolError here is the lost response: the write may have
                 # committed; the idempotency key makes the retry a replay.
                 reason, last_problem = "network", f"connection lost ({type(exc).__name__})"
@@ -410,7 +417,7 @@ class _Session:
                 last_problem = f"HTTP {response.status_code}"
                 if response.status_code == 429:
                     retry_after = _retry_after_seconds(
-                        response.headers.get("Retry-After"), time.time()
+                        response.headers.get("retry-after"), time.time()
                     )
                     if retry_after is not None:
                         delay = min(retry_after, policy.max_retry_after)
@@ -448,26 +455,15 @@ class _Session:
         params: Mapping[str, str] | None,
         form: Mapping[str, str] | None,
         headers: Mapping[str, str],
-    ) -> httpx.Response:
-        """One request, its body read under `MAX_BODY_BYTES` as it streams in (decoded, so
-        a compressed bomb is cut off too); a larger answer raises PeerAnswerError."""
-        request = self._http.build_request(
-            method, url, params=params, data=form, headers=headers, timeout=self._timeout
-        )
-        streamed = self._http.send(request, stream=True)
-        try:
-            declared = streamed.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
-            # Whatever the peer says is redacted before anyone reads it: an error message
-            # or event that echoes a key never reaches a log, the state or a report.
-            content = redact_bytes(read_capped(streamed.iter_bytes()))
-        finally:
-            streamed.close()
-        kept = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _BODY_HEADERS]
-        return httpx.Response(streamed.status_code, headers=kept, content=content, request=request)
+    ) -> Answer:
+        """One request, its body read under `MAX_BODY_BYTES` (the transport's cap, decoded,
+        so a compressed bomb is cut off too); a larger answer raises PeerAnswerError."""
+        answer = self._transport.send(method, url, params=params, form=form, headers=headers)
+        # Whatever the peer says is redacted before anyone reads it: an error message or
+        # event that echoes a key never reaches a log, the state or a report.
+        return replace(answer, content=redact_bytes(answer.content))
 
-    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+    def _json(self, response: Answer, what: str) -> dict[str, Any]:
         try:
             body = peer_json.loads(response.content)
         except PeerAnswerError as exc:
@@ -488,7 +484,7 @@ class _Session:
             )
         return body
 
-    def _api_error(self, response: httpx.Response, site: str) -> ApiError:
+    def _api_error(self, response: Answer, site: str) -> ApiError:
         """Chargebee's envelope -> ApiError. Never the request, never the headers."""
         try:
             body = peer_json.loads(response.content)
@@ -517,13 +513,13 @@ class _Session:
         self.stats.error(code)
         return error
 
-    def _status_hint(self, response: httpx.Response, site: str) -> str:
+    def _status_hint(self, response: Answer, site: str) -> str:
         """What a 403 or 404 means here, added to the server's message: which access the
         call needs, or which URL the template made (the usual cause of a 404)."""
         if response.status_code == 403:
-            write = response.request.method != "GET"
+            write = response.method != "GET"
             need = "full (read-write) access" if write else "read access"
-            return f" [this {response.request.method} needs an API key with {need}]"
+            return f" [this {response.method} needs an API key with {need}]"
         if response.status_code == 404:
             return (
                 f" [URL {self.config.base_url(site)}, made from the API URL template "

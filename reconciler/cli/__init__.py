@@ -12,7 +12,6 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import NoReturn
 
 from reconciler.errors import BrightbackError
@@ -58,10 +57,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def version() -> str:
+    from importlib import metadata  # 0.05 s to import: only when asked
+
     try:
         return metadata.version("brightback-gitops")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, looking the version up only when asked (argparse's own action needs
+    the string while the parser is built, i.e. on every run)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.exit(message=f"brightback {version()}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,7 +119,7 @@ def build_parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"brightback {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     requested = next((a for a in argv if a in COMMANDS), None)
     for name, (module_name, help_text) in COMMANDS.items():

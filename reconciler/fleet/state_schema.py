@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from reconciler._peer_json import too_deep
 from reconciler._schema import load_schema
@@ -64,6 +62,9 @@ def parse_state(data: bytes) -> dict[str, Any]:
 
 def _explain(document: Any) -> str:
     """The first schema error as `field: message` (jsonschema only runs on failure)."""
+    from jsonschema import Draft202012Validator  # only to explain a damaged file (0.1 s)
+    from jsonschema.exceptions import best_match
+
     validator = Draft202012Validator(_schema())
     error = best_match(validator.iter_errors(document))
     if error is None:  # the fast validator and jsonschema disagree: say so, do not guess

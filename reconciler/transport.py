@@ -1,0 +1,340 @@
+"""How one HTTP request reaches the control plane, at the least CPU a request can cost.
+
+Why not `httpx.Client` for every request: profiled on the 10,000-site no-drift scan, a GET
+through httpx cost ~4 ms of CPU on a loaded 2-core machine, most of the reconciler's CPU
+per site. Two things made it so: httpx builds request and response models (URL, headers,
+cookies, auth and redirect machinery) per request, and its pool, shared by 64 threads,
+scans every connection under one lock per request (a cost that grows with concurrency).
+httpcore is httpx's own transport, the same sockets, TLS and HTTP/1.1 (h11) underneath; used
+directly, with one keep-alive connection per worker thread, it costs a quarter of that and
+nothing grows with the concurrency.
+
+What that gives up, and how it is kept:
+- proxies: httpx honours HTTP(S)_PROXY/ALL_PROXY/NO_PROXY; when one applies to the API URL,
+  `open_transport` gives the httpx path instead (`HttpxTransport`), so a user behind a
+  proxy loses nothing but speed;
+- content decoding: the fast path asks for an uncompressed answer (`Accept-Encoding:
+  identity`) and decodes gzip/deflate anyway, under the same size cap, should a peer
+  compress regardless;
+- errors: both paths raise httpcore's exceptions (`TRANSPORT_ERRORS`); the httpx path maps
+  httpx's classes to httpcore's of the same name, the cause kept. So the fast path never
+  imports httpx (0.15 s of start-up: it also imports its command-line tool's libraries).
+
+A worker thread keeps one connection, to the origin it last used: the emulator is one
+origin, so every request reuses a connection; real Chargebee is one origin per site, so a
+connection serves one site's read and writes, and the number of open connections is never
+more than the number of threads.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
+
+import httpcore
+
+from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "Answer",
+    "Connections",
+    "HttpxTransport",
+    "Timeouts",
+    "Transport",
+    "open_transport",
+]
+
+# Describe the body as sent; an Answer's content is already decoded and whole.
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+# Every exception a transport raises for a failed exchange (timeouts, connect errors, lost
+# connections, protocol errors), as httpcore's classes.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    httpcore.TimeoutException,
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+# Idle seconds after which a kept connection is not reused (servers close idle ones: uvicorn
+# after 5 s); reusing one the server is closing costs a retry.
+_KEEPALIVE_S = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds: connecting, and each read or write (also waiting for a pooled connection)."""
+
+    connect: float
+    io: float
+
+    def as_extension(self) -> dict[str, float]:
+        return {"connect": self.connect, "read": self.io, "write": self.io, "pool": self.io}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole response: status, headers (names lower-cased, body framing removed) and the
+    decoded body, already under the size cap."""
+
+    method: str
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class Transport(Protocol):
+    """Sends one request and returns its whole answer, or raises an httpx exception
+    (httpx.TransportError and its subclasses) or PeerAnswerError (answer too large)."""
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+def open_transport(
+    url_template: str,
+    *,
+    timeouts: Timeouts,
+    ssl_context: ssl.SSLContext,
+    user_agent: str,
+    max_connections: int,
+) -> Transport:
+    """The fast path, unless a proxy applies to the API's URLs (then httpx, which speaks
+    to proxies): proxies are read from the environment as httpx reads them."""
+    parts = urlsplit(url_template.replace("{site}", "site"))
+    proxies = getproxies()
+    proxied = bool(proxies.get(parts.scheme) or proxies.get("all"))
+    if proxied and not proxy_bypass(parts.hostname or ""):
+        import httpx
+
+        http = httpx.Client(
+            timeout=httpx.Timeout(timeouts.io, connect=timeouts.connect),
+            verify=ssl_context,
+            follow_redirects=False,  # a redirect would resend the Authorization header
+            headers={"User-Agent": user_agent},
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+        return HttpxTransport(http, timeouts=timeouts, owned=True)
+    return Connections(timeouts=timeouts, ssl_context=ssl_context, user_agent=user_agent)
+
+
+def _request_body(
+    url: str, params: Mapping[str, str] | None, form: Mapping[str, str] | None
+) -> tuple[str, bytes | None]:
+    if params:
+        url += ("&" if "?" in url else "?") + urlencode(params)
+    return url, (urlencode(form).encode("ascii") if form is not None else None)
+
+
+class Connections:
+    """One HTTP/1.1 keep-alive connection per calling thread (httpcore), to the origin
+    that thread last used. Thread-safe because nothing is shared but the registry."""
+
+    def __init__(self, *, timeouts: Timeouts, ssl_context: ssl.SSLContext, user_agent: str) -> None:
+        self._extensions = {"timeout": timeouts.as_extension()}
+        self._ssl_context = ssl_context
+        self._user_agent = user_agent.encode("ascii")
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: set[httpcore.HTTPConnection] = set()
+        self._closed = False
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> Answer:
+        url, body = _request_body(url, params, form)
+        target = httpcore.URL(url)
+        wire = [
+            (b"Host", _host_header(target)),
+            (b"User-Agent", self._user_agent),
+            (b"Accept-Encoding", b"identity"),
+        ]
+        wire += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if body is not None:
+            wire.append((b"Content-Type", b"application/x-www-form-urlencoded"))
+            wire.append((b"Content-Length", str(len(body)).encode("ascii")))
+        request = httpcore.Request(
+            method, target, headers=wire, content=body, extensions=self._extensions
+        )
+        connection = self._connection_for(target.origin)
+        try:
+            response = connection.handle_request(request)
+            try:
+                answer_headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+                }
+                _refuse_declared_oversize(answer_headers.get("content-length", ""))
+                content = read_capped(response.stream)  # type: ignore[arg-type]
+            finally:
+                response.close()
+        except httpcore.ConnectionNotAvailable:
+            # The server closed it between our check and the request: a new one, once.
+            self._forget(connection)
+            return self.send(method, url, params=None, form=form, headers=headers)
+        except TRANSPORT_ERRORS:
+            self._forget(connection)
+            raise
+        except BaseException:
+            self._forget(connection)  # half-read: the connection's framing is unknown
+            raise
+        encoding = answer_headers.get("content-encoding", "").strip().lower()
+        for name in _BODY_HEADERS:
+            answer_headers.pop(name, None)
+        return Answer(method, response.status, answer_headers, _decoded(encoding, content))
+
+    def _connection_for(self, origin: httpcore.Origin) -> httpcore.HTTPConnection:
+        """This thread's connection if it goes to `origin` and is still usable, else a
+        new one (the old one closed: a thread never holds more than one)."""
+        held: httpcore.HTTPConnection | None = getattr(self._local, "connection", None)
+        if held is not None:
+            if held._origin == origin and not (held.is_closed() or held.has_expired()):
+                return held
+            self._forget(held)
+        connection = httpcore.HTTPConnection(
+            origin, ssl_context=self._ssl_context, keepalive_expiry=_KEEPALIVE_S
+        )
+        with self._lock:
+            if self._closed:
+                raise httpcore.ConnectError("the client is closed")
+            self._open.add(connection)
+        self._local.connection = connection
+        return connection
+
+    def _forget(self, connection: httpcore.HTTPConnection) -> None:
+        with self._lock:
+            self._open.discard(connection)
+        if getattr(self._local, "connection", None) is connection:
+            self._local.connection = None
+        connection.close()
+
+    def close(self) -> None:
+        """Close every thread's connection (threads may be gone; their sockets are not)."""
+        with self._lock:
+            self._closed = True
+            held, self._open = self._open, set()
+        for connection in held:
+            connection.close()
+
+
+class HttpxTransport:
+    """A request through an httpx.Client: the path for proxies, and for a caller that
+    brings its own client (custom transports, mounts, tests' httpx.MockTransport)."""
+
+    def __init__(
+        self, http: httpx.Client, *, timeouts: Timeouts | None = None, owned: bool = False
+    ) -> None:
+        self._http = http
+        self._owned = owned
+        # None: the client's own timeouts (a caller's client is used as configured).
+        self._timeout = timeouts
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> Answer:
+        import httpx
+
+        timeout = self._timeout
+        request = self._http.build_request(
+            method,
+            url,
+            params=params,
+            data=form,
+            headers=headers,
+            timeout=(
+                httpx.Timeout(timeout.io, connect=timeout.connect)
+                if timeout is not None
+                else httpx.USE_CLIENT_DEFAULT
+            ),
+        )
+        try:
+            streamed = self._http.send(request, stream=True)
+            try:
+                _refuse_declared_oversize(streamed.headers.get("content-length", ""))
+                content = read_capped(streamed.iter_bytes())  # decoded by httpx as it streams
+            finally:
+                streamed.close()
+        except httpx.TransportError as exc:
+            raise _as_httpcore(exc) from exc
+        kept = {
+            k.lower(): v
+            for k, v in streamed.headers.multi_items()
+            if k.lower() not in _BODY_HEADERS
+        }
+        return Answer(method, streamed.status_code, kept, content)
+
+    def close(self) -> None:
+        if self._owned:
+            self._http.close()
+
+
+def _host_header(url: httpcore.URL) -> bytes:
+    default = 443 if url.scheme == b"https" else 80
+    host = b"[%b]" % url.host if b":" in url.host else url.host  # an IPv6 literal
+    return host if url.port is None or url.port == default else b"%b:%d" % (host, url.port)
+
+
+def _as_httpcore(exc: Exception) -> Exception:
+    """httpx's exception as httpcore's class of the same name (ConnectError, ReadTimeout,
+    RemoteProtocolError, ...), the inverse of httpx's own mapping; others as NetworkError."""
+    kind = getattr(httpcore, type(exc).__name__, None)
+    if not (isinstance(kind, type) and issubclass(kind, TRANSPORT_ERRORS)):
+        kind = httpcore.NetworkError
+    return kind(str(exc))
+
+
+def _refuse_declared_oversize(declared: str) -> None:
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+
+
+def _decoded(encoding: str, content: bytes) -> bytes:
+    """A body a peer compressed although asked not to, decoded under the same cap."""
+    if encoding in ("", "identity"):
+        return content
+    if encoding not in ("gzip", "deflate", "x-gzip"):
+        raise PeerAnswerError(f"answer in an encoding that was not asked for ({encoding})")
+    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+    decompressor = zlib.decompressobj(wbits)
+    try:
+        out = decompressor.decompress(content, MAX_BODY_BYTES + 1)
+    except zlib.error:
+        raise PeerAnswerError(f"answer is not valid {encoding}") from None
+    if len(out) > MAX_BODY_BYTES or decompressor.unconsumed_tail:
+        raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+    return out
