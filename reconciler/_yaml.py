@@ -61,6 +61,9 @@ _SCALAR_CONSTRUCTORS: dict[str, Callable[[yaml.constructor.SafeConstructor, yaml
 }
 _RESOLVER = yaml.resolver.Resolver()
 _CACHED_RESOLVE_CHARS = 128
+# The tag every node gets while composing; the walker resolves plain scalars itself.
+_UNRESOLVED = "tag:brightback-gitops,2026:unresolved"
+_PLAIN = (True, False)  # implicit flags of a plain (unquoted) scalar
 
 
 @lru_cache(maxsize=4096)
@@ -69,20 +72,37 @@ def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
     return tag
 
 
-class _ReadLoader(_Loader):  # type: ignore[misc,valid-type]
-    """The loader with its implicit-tag lookup memoised.
+def _scalar_tag(node: yaml.ScalarNode) -> str:
+    """The node's tag as PyYAML's SafeLoader would resolve it.
 
-    Resolving a plain scalar's tag (is `true` a bool, `0x1F` an int?) runs a list of regexes
-    per scalar, and a fleet repeats the same keys and values thousands of times. The answer
+    Resolving a plain scalar's tag (is `true` a bool, `0x1F` an int?) runs a list of
+    regexes, and a fleet repeats the same keys and values thousands of times. The answer
     depends only on the text (no path resolvers are registered), so it is cached, for short
-    scalars only: a hostile file cannot grow the cache past a few hundred KB.
+    scalars only: a hostile file cannot grow the cache past a few hundred KB. A quoted
+    scalar is always a string; an explicit tag (`!!int`) is kept as written.
+    """
+    if node.tag != _UNRESOLVED:
+        return str(node.tag)
+    if node.style:  # quoted or block: never implicitly typed (plain is "" or None)
+        return _STR_TAG
+    if len(node.value) <= _CACHED_RESOLVE_CHARS:
+        return _resolve_scalar(node.value, _PLAIN)
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, node.value, _PLAIN)  # type: ignore[no-untyped-call]
+    return tag
+
+
+class _ReadLoader(_Loader):  # type: ignore[misc,valid-type]
+    """The loader with tag resolution left to the walker.
+
+    libyaml's composer calls the Python-level `resolve` for every node it builds, a tenth
+    of the time a fleet takes to load; here `resolve` is a C-level callable returning a
+    placeholder tag (`str.format` ignores its arguments), and `_scalar_tag` resolves the
+    scalars the walker reads, from a cache.
     """
 
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and len(value) <= _CACHED_RESOLVE_CHARS:
-            return _resolve_scalar(value, implicit)
-        tag: str = super().resolve(kind, value, implicit)
-        return tag
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.resolve = _UNRESOLVED.format
 
 
 @dataclass
@@ -235,7 +255,7 @@ class _Walker:
     def _scalar(self, node: yaml.ScalarNode, line: int, column: int) -> Any:
         if len(node.value) > MAX_SCALAR_CHARS:
             raise _Budget(f"value longer than {MAX_SCALAR_CHARS} characters", line, column)
-        tag = node.tag
+        tag = _scalar_tag(node)
         if tag in (_STR_TAG, _TIMESTAMP_TAG):
             return node.value  # dates in labels stay the text the user wrote
         if tag == _BOOL_TAG and node.value not in _YAML12_BOOLS:
@@ -245,7 +265,7 @@ class _Walker:
             return node.value
         construct = _SCALAR_CONSTRUCTORS.get(tag)
         if construct is None:
-            self._problem(line, column, f"unsupported YAML tag {node.tag!r}")
+            self._problem(line, column, f"unsupported YAML tag {tag!r}")
             return node.value
         try:
             return construct(_CONSTRUCTOR, node)
@@ -262,7 +282,7 @@ class _Walker:
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_line, key_column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            if key_node.tag == _MERGE_TAG:
+            if isinstance(key_node, yaml.ScalarNode) and _scalar_tag(key_node) == _MERGE_TAG:
                 merged.update(self._merge_source(value_node, path, depth))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
