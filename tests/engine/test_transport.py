@@ -1,0 +1,213 @@
+"""The request path (reconciler/transport.py) against real servers: the emulator for what a
+fleet pass does, a tiny local HTTP server for what the emulator never does (compress,
+close idle connections, answer through a proxy)."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import socketserver
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpcore
+import pytest
+
+from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError
+from reconciler.client import ClientConfig as Config
+from reconciler.client import ReadOnlyClient, tls_context
+from reconciler.transport import (
+    Connections,
+    HttpxTransport,
+    Timeouts,
+    open_transport,
+)
+
+from ._builders import desired
+from .conftest import KEYS_USED, env_name
+
+TIMEOUTS = Timeouts(connect=5.0, io=5.0)
+
+
+def fast_path(template: str) -> Connections:
+    transport = open_transport(
+        template,
+        timeouts=TIMEOUTS,
+        ssl_context=tls_context(Config(url_template=template)),
+        user_agent="test",
+        max_connections=4,
+    )
+    assert isinstance(transport, Connections)
+    return transport
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers by path: /gzip (compressed although asked not to), /bomb (a small gzip that
+    inflates past the cap), /close (answers, then closes the connection), /echo (the
+    request line and headers it got, as JSON)."""
+
+    protocol_version = "HTTP/1.1"
+    seen_connections: set[int] = set()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _Handler.seen_connections.add(id(self.connection))
+        if self.path == "/gzip":
+            self._send(gzip.compress(b'{"ok": true}'), encoding="gzip")
+        elif self.path == "/bomb":
+            self._send(gzip.compress(b" " * (MAX_BODY_BYTES + 10)), encoding="gzip")
+        elif self.path == "/close":
+            self._send(b'{"ok": true}', close=True)
+        else:
+            seen = {"path": self.path, "headers": dict(self.headers.items())}
+            self._send(json.dumps(seen).encode())
+
+    def _send(self, body: bytes, *, encoding: str = "", close: bool = False) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def local_server() -> Iterator[str]:
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    _Handler.seen_connections = set()
+    server = Server(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def get(transport: Any, url: str) -> Any:
+    return transport.send("GET", url, params=None, form=None, headers={})
+
+
+def test_a_thread_reuses_one_connection_and_never_holds_more(local_server: str) -> None:
+    transport = fast_path(local_server + "/{site}")
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: get(transport, local_server + "/echo"), range(40)))
+    finally:
+        transport.close()
+    assert {a.status_code for a in answers} == {200}
+    assert len(_Handler.seen_connections) <= 4  # one per thread, reused for the other 36
+
+
+def test_a_connection_the_server_closed_is_replaced_not_failed(local_server: str) -> None:
+    transport = fast_path(local_server + "/{site}")
+    try:
+        first = get(transport, local_server + "/close")
+        second = get(transport, local_server + "/echo")
+    finally:
+        transport.close()
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert len(_Handler.seen_connections) == 2
+
+
+def test_the_request_names_its_host_asks_for_identity_and_sends_its_headers(
+    local_server: str,
+) -> None:
+    transport = fast_path(local_server + "/{site}")
+    try:
+        answer = transport.send(
+            "GET", local_server + "/echo", params={"a": "1 2"}, form=None, headers={"X-T": "v"}
+        )
+    finally:
+        transport.close()
+    seen = json.loads(answer.content)
+    assert seen["path"] == "/echo?a=1+2"
+    assert seen["headers"]["Host"] == local_server.removeprefix("http://")
+    assert seen["headers"]["Accept-Encoding"] == "identity"
+    assert seen["headers"]["X-T"] == "v"
+    assert "content-length" not in answer.headers  # body framing is the transport's
+
+
+def test_a_compressed_answer_is_decoded_and_a_compression_bomb_refused(local_server: str) -> None:
+    transport = fast_path(local_server + "/{site}")
+    try:
+        assert json.loads(get(transport, local_server + "/gzip").content) == {"ok": True}
+        with pytest.raises(PeerAnswerError, match="larger than"):
+            get(transport, local_server + "/bomb")
+        assert get(transport, local_server + "/echo").status_code == 200  # still usable
+    finally:
+        transport.close()
+
+
+def test_an_unreachable_api_raises_httpcores_connect_error() -> None:
+    transport = fast_path("http://127.0.0.1:9/{site}")  # discard port: nothing listens
+    try:
+        with pytest.raises(httpcore.ConnectError):
+            get(transport, "http://127.0.0.1:9/x")
+    finally:
+        transport.close()
+
+
+def test_a_proxy_in_the_environment_takes_the_httpx_path(
+    monkeypatch: pytest.MonkeyPatch, local_server: str
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", local_server)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    template = "https://{site}.chargebee.com/api/v2"
+    config = Config(url_template=template)
+    transport = open_transport(
+        template,
+        timeouts=TIMEOUTS,
+        ssl_context=tls_context(config),
+        user_agent="test",
+        max_connections=4,
+    )
+    try:
+        assert isinstance(transport, HttpxTransport)
+    finally:
+        transport.close()
+    monkeypatch.setenv("NO_PROXY", ".chargebee.com")
+    assert isinstance(
+        open_transport(
+            template,
+            timeouts=TIMEOUTS,
+            ssl_context=tls_context(config),
+            user_agent="test",
+            max_connections=4,
+        ),
+        Connections,
+    )
+
+
+def test_a_fleet_of_reads_on_the_emulator_uses_at_most_one_connection_per_thread(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sites = [f"conn{n}" for n in range(24)]
+    for site in sites:
+        key = f"key-{site}-0123456789"
+        KEYS_USED.add(key)
+        emulator.admin.create_site(site, f"billing@{site}.example", key)
+        monkeypatch.setenv(env_name(site), key)
+    config = Config(url_template=emulator.url_template, timeout=10, connect_timeout=5)
+    with ReadOnlyClient(config) as client, ThreadPoolExecutor(3) as pool:
+        lives = list(
+            pool.map(lambda s: client.read(desired(s, env=env_name(s), brightback_site="x")), sites)
+        )
+        transport = client._session._transport
+        assert isinstance(transport, Connections)
+        assert len(transport._open) <= 3
+    assert [live.site for live in lives] == sites
+    assert transport._open == set()  # closed with the client
