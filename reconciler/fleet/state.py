@@ -204,18 +204,41 @@ class SiteState:
         return cls(**known)
 
 
+class _LazySiteEntries(Mapping[str, dict[str, Any]]):
+    """`{site: SiteState.to_dict()}`, each entry made when `iter_json` reads it."""
+
+    def __init__(self, sites: Mapping[str, SiteState]) -> None:
+        self._sites = sites
+
+    def __getitem__(self, site: str) -> dict[str, Any]:
+        return self._sites[site].to_dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._sites))
+
+    def __len__(self) -> int:
+        return len(self._sites)
+
+
 @dataclass
 class FleetState:
     passes: int = 0
     sites: dict[str, SiteState] = field(default_factory=dict)  # by Chargebee site
     writer: dict[str, Any] = field(default_factory=dict)  # lease note of the last writer
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
+        """The state file's document; `lazy`: each site's entry is built as it is written
+        and dropped (a 10,000-site state as dicts is tens of MB at the end of a pass)."""
+        sites: Mapping[str, Any] = (
+            _LazySiteEntries(self.sites)
+            if lazy
+            else {site: s.to_dict() for site, s in sorted(self.sites.items())}
+        )
         return {
             "format": STATE_FORMAT,
             "passes": self.passes,
             "writer": self.writer,
-            "sites": {site: s.to_dict() for site, s in sorted(self.sites.items())},
+            "sites": sites,
         }
 
     @classmethod
@@ -301,7 +324,7 @@ class StateStore:
 
     def save(self, state: FleetState) -> None:
         pretty = len(state.sites) <= PRETTY_MAX_SITES
-        write_json_atomic(self.path, state.to_dict(), pretty=pretty)
+        write_json_atomic(self.path, state.to_dict(lazy=not pretty), pretty=pretty)
 
     def write_report(self, report: Mapping[str, Any]) -> None:
         sites = report.get("sites")

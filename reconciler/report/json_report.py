@@ -115,11 +115,13 @@ def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterato
     memory, which would raise the peak RSS at the end of a big pass.
     """
     if isinstance(value, Mapping) and (depth < 2 or len(value) > BIG):
-        items = sorted(value.items()) if sort_keys else value.items()
+        # Keys sorted alone, each value fetched as it is written: a lazy mapping (the
+        # state's sites) builds one entry at a time.
+        keys = sorted(value) if sort_keys else value
         yield "{"
-        for index, (key, item) in enumerate(items):
+        for index, key in enumerate(keys):
             yield ("," if index else "") + json.dumps(str(key)) + ":"
-            yield from iter_json(item, sort_keys=sort_keys, depth=depth + 1)
+            yield from iter_json(value[key], sort_keys=sort_keys, depth=depth + 1)
         yield "}"
     elif isinstance(value, list | tuple | LazySites) and (depth < 2 or len(value) > BIG):
         yield "["
