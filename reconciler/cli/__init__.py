@@ -73,7 +73,8 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        parser.exit(message=f"brightback {version()}\n")
+        print(f"brightback {version()}")  # on stdout, as argparse's own action prints it
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
