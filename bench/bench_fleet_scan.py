@@ -339,8 +339,9 @@ def report(
     goals = []
     if mine:
         exact = all(r["req/site"] == 1 and r["sites_seen"] == r["sites"] for r in mine)
-        largest = max(r["sites"] for r in mine)
-        at_10k = [r for r in mine if r["sites"] == min(10_000, largest)]
+        # The 10,000-site scan, else the size nearest it that ran (--sizes 50000 alone).
+        nearest = min({r["sites"] for r in mine}, key=lambda n: (abs(n - 10_000), n))
+        at_10k = [r for r in mine if r["sites"] == nearest]
         best = min(at_10k, key=lambda r: (-r["conc"], r["ratio"]))
         goals += [
             goal(
