@@ -3,10 +3,12 @@
 `reconcile --interval 2s` for 10 minutes against 500 sites under the chaos faults, with
 the status page (/, /healthz, /report.json) and /metrics polled meanwhile. Samples the
 process's RSS, open file descriptors and threads from /proc every few seconds; the goal
-is that each stays within 10% of its level once warmed up (the peak afterwards against
-the median of the 20 s after warm-up, warm-up being the first minute or the first pass,
-whichever ends later: on a loaded machine the first pass of 500 sites outlasts the first
-minute, and a level sampled mid-pass is not the process at rest), that every pass is
+is that each stays within 10% of its level once warmed up: the peak afterwards against
+the peak of the minute after warm-up (peaks on both sides: a pass every 2 s makes every
+measure a sawtooth, threads and fds rise in a pass and fall between), warm-up being the
+first minute or the first pass, whichever ends later (on a loaded machine the first pass
+of 500 sites outlasts the first minute, and a level sampled mid-pass is not the process
+warmed up), that every pass is
 reported (one "pass N finished" log line per pass, numbered without a gap) and that no
 pass failed. Part of `make chaos`; or:
 
@@ -20,7 +22,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     ends = [e["time"] for e in lines if e.get("pass") == 1 and e["message"].endswith(" finished")]
     first_pass_end = min(ends, default=None)
     warm = max(60.0, (first_pass_end - started_at) if first_pass_end is not None else 60.0)
-    first = [s for t, s in samples if warm <= t <= warm + 20] or [samples[0][1]]
-    later = [s for t, s in samples if t > warm + 20] or [samples[-1][1]]
+    first = [s for t, s in samples if warm <= t <= warm + 60] or [samples[0][1]]
+    later = [s for t, s in samples if t > warm + 60] or [samples[-1][1]]
     rows: list[dict[str, Any]] = []
     for key in ("rss_mib", "fds", "threads"):
-        level = statistics.median(s[key] for s in first)
+        level = max(s[key] for s in first)
         peak = max(s[key] for s in later)
         growth = (peak - level) / level if level else 0.0
         rows.append(

@@ -60,7 +60,7 @@ def _frozen_map(values: Mapping[str, str] | None = None) -> Mapping[str, str]:
 # --------------------------------------------------------------------------- desired
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRef:
     """Where a document (or a value) came from, for error messages and reports."""
 
@@ -72,7 +72,7 @@ class SourceRef:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Credentials:
     """A reference to a site's API key. Never the key itself.
 
@@ -90,7 +90,7 @@ class Credentials:
         return f"file {self.api_key_file}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredConnection:
     state: ConnectionState
     brightback_site: str | None = None  # required when connected
@@ -98,7 +98,7 @@ class DesiredConnection:
     sign_up_if_missing: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FallbackCancelExperience:
     """The site's own cancel experience, in force whenever Brightback is not handling
     cancellations (disconnected, or connected with the toggle off). Rule 9: after a
@@ -108,7 +108,7 @@ class FallbackCancelExperience:
     reason_codes: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Policy:
     management: Management = Management.FULL
     allow_disconnect: bool = False
@@ -121,14 +121,14 @@ class Policy:
     toggle_before_publish: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Probe:
     """A test subscription used to health-check a retention_api integration."""
 
     subscription_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Desired:
     """One site's desired Brightback integration, built from one validated YAML document."""
 
@@ -153,7 +153,7 @@ class Desired:
 # --------------------------------------------------------------------------- live
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveBrightbackSite:
     """A Brightback site owned by the account, with which experiences are published."""
 
@@ -161,7 +161,7 @@ class LiveBrightbackSite:
     published: frozenset[IntegrationMode] = frozenset()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveAccount:
     email: str
     status: AccountStatus
@@ -174,7 +174,7 @@ class LiveAccount:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveConnection:
     state: ConnectionState
     brightback_site: str | None = None
@@ -183,7 +183,7 @@ class LiveConnection:
     data_sync: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Live:
     """What the control plane reports for one site, read in a single request.
 

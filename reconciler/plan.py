@@ -56,7 +56,7 @@ class ConditionType(StrEnum):
     DRIFTED = "Drifted"  # observe-only or suspended: drift reported, nothing planned
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Condition:
     type: ConditionType
     reason: str  # stable machine code, e.g. experience_not_published

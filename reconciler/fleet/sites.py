@@ -30,7 +30,7 @@ EVENTS_LOOKED_AT = 20
 CLOCK_SLACK_S = 5
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     """Phase 1 of one site: what it looked like and what the pass would do."""
 

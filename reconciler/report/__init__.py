@@ -37,7 +37,7 @@ class SiteStatus(StrEnum):
     IN_SYNC = "in_sync"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SiteReport:
     """What one site looked like in one run. `live` is the state before a plan, or the
     final state after an apply."""
