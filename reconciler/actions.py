@@ -103,14 +103,24 @@ ROUTES: Mapping[Action, tuple[str, FormBuilder]] = {
 }
 
 
-def idempotency_key(site: str, plan_fingerprint: str, step_index: int, action: str) -> str:
-    """The same step of the same plan on the same site always gets the same key.
+def idempotency_key(
+    site: str, plan_fingerprint: str, step_index: int, action: str, expected_version: int
+) -> str:
+    """The same write always gets the same key, and a different write never does.
 
-    The fingerprint covers the live version the plan started from, and versions only grow,
-    so a key is never reused for a different write, while a retry (or a re-run after a lost
-    response) replays the first answer instead of acting twice.
+    The key covers everything the request's body is made of: the step (its action and
+    args are in the plan's fingerprint) and the version it names (`expected_version`). So
+    a retry, or a re-run after a lost response or a crash, replays the first answer
+    instead of acting twice. The version has to be in the key itself, not only in the
+    fingerprint (the version the plan started from): a step after the first names the
+    version the previous write returned, and a pass that re-ran the same plan after a
+    crash (the dead pass's last write landing after the new pass had read the site) sent
+    the same key with another version, which Chargebee refuses for the whole idempotency
+    window (`idempotency_key_reused`: CI saw it as two sites Failed after a kill -9).
     """
-    material = "\x1f".join((site, plan_fingerprint, str(step_index), str(action)))
+    material = "\x1f".join(
+        (site, plan_fingerprint, str(step_index), str(action), str(expected_version))
+    )
     return "bbgo-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 

@@ -287,7 +287,7 @@ def _run_steps(
     steps = active.steps if count is None else active.steps[:count]
     for index, step in enumerate(steps):
         version = current.version
-        key = idempotency_key(desired.site, fingerprint, index, step.action.value)
+        key = idempotency_key(desired.site, fingerprint, index, step.action.value, version)
         try:
             after = client.execute(desired, step, expected_version=version, idempotency_key=key)
         except ApiError as exc:

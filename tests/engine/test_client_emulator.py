@@ -46,7 +46,7 @@ def the_desired() -> Any:
 
 
 def connect_once(client: Client, version: int) -> Any:
-    key = idempotency_key(SITE, "fingerprint", 0, CONNECT.action.value)
+    key = idempotency_key(SITE, "fingerprint", 0, CONNECT.action.value, version)
     return client.execute(the_desired(), CONNECT, expected_version=version, idempotency_key=key)
 
 

@@ -379,16 +379,19 @@ def test_site_names_cannot_smuggle_a_host_or_path() -> None:
             config.base_url(bad)
 
 
-def test_idempotency_key_is_deterministic_and_distinct_per_input() -> None:
-    base = idempotency_key("acme", "f" * 64, 0, "connect")
-    assert base == idempotency_key("acme", "f" * 64, 0, "connect")
+def test_idempotency_key_is_deterministic_and_distinct_for_every_part_of_the_body() -> None:
+    base = idempotency_key("acme", "f" * 64, 0, "connect", 3)
+    assert base == idempotency_key("acme", "f" * 64, 0, "connect", 3)
     others = {
-        idempotency_key("acme-test", "f" * 64, 0, "connect"),
-        idempotency_key("acme", "e" * 64, 0, "connect"),
-        idempotency_key("acme", "f" * 64, 1, "connect"),
-        idempotency_key("acme", "f" * 64, 0, "disconnect"),
+        idempotency_key("acme-test", "f" * 64, 0, "connect", 3),
+        idempotency_key("acme", "e" * 64, 0, "connect", 3),
+        idempotency_key("acme", "f" * 64, 1, "connect", 3),
+        idempotency_key("acme", "f" * 64, 0, "disconnect", 3),
+        # The same step of the same plan naming another version is another request: a
+        # shared key would be refused by Chargebee as idempotency_key_reused.
+        idempotency_key("acme", "f" * 64, 0, "connect", 4),
     }
-    assert base not in others and len(others) == 4
+    assert base not in others and len(others) == 5
 
 
 def test_client_repr_shows_no_key(sleeps: list[float]) -> None:

@@ -50,13 +50,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     request line and headers it got, as JSON)."""
 
     protocol_version = "HTTP/1.1"
-    seen_connections: set[int] = set()
+    seen_connections: set[tuple[str, int]] = set()  # client (host, port): one per connection
 
     def log_message(self, *_: Any) -> None:
         pass
 
     def do_GET(self) -> None:
-        _Handler.seen_connections.add(id(self.connection))
+        _Handler.seen_connections.add(self.client_address)  # not id(): ids are reused
         if self.path == "/gzip":
             self._send(gzip.compress(b'{"ok": true}'), encoding="gzip")
         elif self.path == "/bomb":
