@@ -186,31 +186,37 @@ class Connections:
         request = httpcore.Request(
             method, target, headers=wire, content=body, extensions=self._extensions
         )
-        connection = self._connection_for(target.origin)
         try:
-            response = connection.handle_request(request)
-            try:
-                answer_headers = {
-                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
-                }
-                _refuse_declared_oversize(answer_headers.get("content-length", ""))
-                content = read_capped(response.stream)  # type: ignore[arg-type]
-            finally:
-                response.close()
+            status, answer_headers, content = self._exchange(target.origin, request)
         except httpcore.ConnectionNotAvailable:
             # The server closed it between our check and the request: a new one, once.
-            self._forget(connection)
-            return self.send(method, url, params=None, form=form, headers=headers)
-        except TRANSPORT_ERRORS:
-            self._forget(connection)
-            raise
-        except BaseException:
-            self._forget(connection)  # half-read: the connection's framing is unknown
-            raise
+            status, answer_headers, content = self._exchange(target.origin, request)
         encoding = answer_headers.get("content-encoding", "").strip().lower()
         for name in _BODY_HEADERS:
             answer_headers.pop(name, None)
-        return Answer(method, response.status, answer_headers, _decoded(encoding, content))
+        return Answer(method, status, answer_headers, _decoded(encoding, content))
+
+    def _exchange(
+        self, origin: httpcore.Origin, request: httpcore.Request
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request on this thread's connection: status, headers (names lower-cased)
+        and the body under the cap. A connection that failed, or whose answer was not read
+        to its end, is closed and forgotten: its framing is unknown."""
+        connection = self._connection_for(origin)
+        try:
+            response = connection.handle_request(request)
+            try:
+                headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+                }
+                _refuse_declared_oversize(headers.get("content-length", ""))
+                content = read_capped(response.stream)  # type: ignore[arg-type]
+            finally:
+                response.close()
+        except BaseException:
+            self._forget(connection)
+            raise
+        return response.status, headers, content
 
     def _connection_for(self, origin: httpcore.Origin) -> httpcore.HTTPConnection:
         """This thread's connection if it goes to `origin` and is still usable, else a
