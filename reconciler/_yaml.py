@@ -282,7 +282,11 @@ class _Walker:
         merged: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_line, key_column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            if isinstance(key_node, yaml.ScalarNode) and _scalar_tag(key_node) == _MERGE_TAG:
+            # Only `!!merge` or a plain `<<` can be a merge key: the tag of every other key
+            # is never needed (keys are used as the text written).
+            if key_node.tag == _MERGE_TAG or (
+                key_node.value == "<<" and _scalar_tag(key_node) == _MERGE_TAG
+            ):
                 merged.update(self._merge_source(value_node, path, depth))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
