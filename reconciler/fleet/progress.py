@@ -67,9 +67,7 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._bar is not None:
-            self._bar.stop()  # type: ignore[attr-defined]
-            self._bar = None
+        self.abandon()
 
 
 __all__ = [
