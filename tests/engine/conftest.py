@@ -97,6 +97,29 @@ class Fleet:
         self.env[env_name(site)] = key
         return key
 
+    def add_sites(self, names: Sequence[str], *, converged: bool = False) -> None:
+        """Many sites at once (one bulk call) with active accounts and published portal
+        experiences, keyed like `add_site`; `converged`: already live as `document(name)`
+        wants them, taken there by the emulator's own rules."""
+        entries = []
+        for site in names:
+            key = f"key-{site}-0123456789"
+            KEYS_USED.add(key)
+            self.env[env_name(site)] = key
+            entry: dict[str, Any] = {
+                "site": site,
+                "email": f"billing@{site}.example",
+                "api_key": key,
+                "account_status": "active",
+                "brightback_sites": [f"{site}-bb"],
+                "published": [[f"{site}-bb", "customer_portal"]],
+            }
+            if converged:
+                live = {"brightback_site": f"{site}-bb", "integrate_via": "customer_portal"}
+                entry["live"] = live
+            entries.append(entry)
+        assert self.emulator.admin.bulk(entries) == len(names)
+
     def write(self, name: str, text: str) -> Path:
         path = self.root / name
         path.write_text(text, encoding="utf-8")

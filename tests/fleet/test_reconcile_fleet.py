@@ -7,7 +7,6 @@ import json
 import signal
 import time
 from collections import Counter
-from typing import Any
 
 import pytest
 import yaml
@@ -18,27 +17,6 @@ from tests.fleet.test_reconcile_e2e import by_name, reconcile, writes
 from tests.fleet.test_reconcile_loop import start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def bulk_sites(fleet: Fleet, names: list[str], **extra: Any) -> None:
-    """Create many sites with active accounts and published portal experiences at once."""
-    entries = []
-    for site in names:
-        key = f"key-{site}-0123456789"
-        KEYS_USED.add(key)
-        fleet.env[env_name(site)] = key
-        entries.append(
-            {
-                "site": site,
-                "email": f"billing@{site}.example",
-                "api_key": key,
-                "account_status": "active",
-                "brightback_sites": [f"{site}-bb"],
-                "published": [[f"{site}-bb", "customer_portal"]],
-                **extra,
-            }
-        )
-    assert fleet.emulator.admin.bulk(entries) == len(names)
 
 
 def onboard_in_console(fleet: Fleet, site: str) -> None:
@@ -56,7 +34,7 @@ def test_fifty_sites_with_mixed_drift_converge_in_one_pass_and_the_next_is_clean
     observed = [f"watch{n:02d}" for n in range(8)]  # observe-only, mode switched
     blocked = [f"keep{n:02d}" for n in range(5)]  # toggle off wanted: needs a disconnect
     fine = [f"fine{n:02d}" for n in range(7)]  # already as wanted
-    bulk_sites(fleet, fresh + drifted + observed + blocked + fine)
+    fleet.add_sites(fresh + drifted + observed + blocked + fine)
     for site in drifted + observed + blocked + fine:
         onboard_in_console(fleet, site)
     for site in observed:  # published: observed drift, customers can still cancel
@@ -97,7 +75,7 @@ def test_fifty_sites_with_mixed_drift_converge_in_one_pass_and_the_next_is_clean
 
 def test_one_bad_key_and_one_failing_api_leave_the_other_48_converged(fleet: Fleet) -> None:
     names = [f"site{n:02d}" for n in range(50)]
-    bulk_sites(fleet, names)
+    fleet.add_sites(names)
     fleet.env[env_name("site00")] = "key-wrong-0123456789"
     KEYS_USED.add("key-wrong-0123456789")
     fleet.emulator.admin.set_faults(sites={"site01": {"error_rate": 1.0}})
@@ -119,7 +97,7 @@ def test_sigterm_during_a_pass_finishes_the_site_in_flight_and_records_the_pass(
     fleet: Fleet,
 ) -> None:
     names = [f"slow{n:02d}" for n in range(12)]
-    bulk_sites(fleet, names)
+    fleet.add_sites(names)
     fleet.emulator.admin.set_faults(global_={"latency_ms": 250})
     fleet.write("fleet.yaml", "---\n".join(document(s) for s in names))
     process = start(fleet, "fleet.yaml", "--once", "--concurrency", "1", "--format", "json")
@@ -146,7 +124,7 @@ def test_sigterm_during_a_pass_finishes_the_site_in_flight_and_records_the_pass(
 
 
 def test_probe_reports_whether_a_retention_api_site_really_routes_cancels(fleet: Fleet) -> None:
-    bulk_sites(fleet, ["routes", "unpublished"])
+    fleet.add_sites(["routes", "unpublished"])
     fleet.emulator.admin.publish("routes-bb", "retention_api")
     docs = []
     for site in ("routes", "unpublished"):
@@ -170,7 +148,7 @@ def test_status_page_serves_the_last_pass(fleet: Fleet) -> None:
 
     from tests.fleet.test_reconcile_loop import free_port
 
-    bulk_sites(fleet, ["acme"])
+    fleet.add_sites(["acme"])
     fleet.write("fleet.yaml", document("acme"))
     port = free_port()
     process = start(fleet, "fleet.yaml", "--interval", "1h", "--serve", str(port))

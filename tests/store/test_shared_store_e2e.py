@@ -19,7 +19,7 @@ import pytest
 
 from reconciler.fleet.shard import shard_of
 from tests._postgres import PASSWORD
-from tests.engine.conftest import BRIGHTBACK, KEYS_USED, Fleet, document, env_name, leaks
+from tests.engine.conftest import BRIGHTBACK, KEYS_USED, Fleet, document, leaks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 KEYS_USED.add(PASSWORD)
@@ -37,23 +37,7 @@ def fleet(
 
 def converged_sites(fleet: Fleet, names: list[str]) -> None:
     """Sites already as `document(name)` wants them, made by the emulator's own rules."""
-    entries = []
-    for site in names:
-        key = f"key-{site}-0123456789"
-        KEYS_USED.add(key)
-        fleet.env[env_name(site)] = key
-        entries.append(
-            {
-                "site": site,
-                "email": f"billing@{site}.example",
-                "api_key": key,
-                "account_status": "active",
-                "brightback_sites": [f"{site}-bb"],
-                "published": [[f"{site}-bb", "customer_portal"]],
-                "live": {"brightback_site": f"{site}-bb", "integrate_via": "customer_portal"},
-            }
-        )
-    assert fleet.emulator.admin.bulk(entries) == len(names)
+    fleet.add_sites(names, converged=True)
 
 
 def copy_of(fleet: Fleet, name: str, text: str) -> Path:
