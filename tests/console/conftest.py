@@ -25,6 +25,7 @@ from reconciler.console.browser import Tab
 from reconciler.console.session import save_session, sign_in
 from reconciler.model import Desired
 from reconciler.spec import load
+from tests.engine.conftest import seed_site
 
 CHROMIUM = next(
     (p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).is_file()),
@@ -86,19 +87,17 @@ class ConsoleWorld:
     ) -> str:
         key = f"key-{site}-5a1f0c9e77"
         email = email or f"billing@{site}.example"
-        self.emulator.admin.create_site(
+        seed_site(
+            self.emulator.admin,
             site,
             email,
             key,
-            reason_codes_enabled=reason_codes,
-            portal_cancellation_enabled=portal_cancellation,
+            brightback_sites=brightback_sites,
+            account=account,
+            published=published,
+            reason_codes=reason_codes,
+            portal_cancellation=portal_cancellation,
         )
-        if account is not None:
-            self.emulator.admin.create_account(
-                email, status=account, brightback_sites=tuple(brightback_sites or [f"{site}-bb"])
-            )
-        for name, mode in published:
-            self.emulator.admin.publish(name, mode)
         self.keys[site] = key
         os.environ[env_name(site)] = key
         return key

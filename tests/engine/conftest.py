@@ -57,6 +57,35 @@ class Result:
         return self.stdout + self.stderr
 
 
+def seed_site(
+    admin: Any,
+    site: str,
+    email: str,
+    key: str,
+    *,
+    brightback_sites: Sequence[str] = (),
+    account: str | None = "active",
+    published: Sequence[tuple[str, str]] = (),
+    reason_codes: bool = True,
+    portal_cancellation: bool = True,
+) -> None:
+    """A site in the emulator (through its admin API), with its Brightback account
+    (`account` is its status; None: no account) and the experiences `published`."""
+    admin.create_site(
+        site,
+        email,
+        key,
+        reason_codes_enabled=reason_codes,
+        portal_cancellation_enabled=portal_cancellation,
+    )
+    if account is not None:
+        admin.create_account(
+            email, status=account, brightback_sites=tuple(brightback_sites or [f"{site}-bb"])
+        )
+    for brightback_site, mode in published:
+        admin.publish(brightback_site, mode)
+
+
 @dataclass
 class Fleet:
     """A set of emulated sites, their YAML documents and their keys, for one test."""
@@ -81,19 +110,17 @@ class Fleet:
         key = f"key-{site}-0123456789"
         email = f"billing@{site}.example"
         KEYS_USED.add(key)
-        self.emulator.admin.create_site(
+        seed_site(
+            self.emulator.admin,
             site,
             email,
             key,
-            reason_codes_enabled=reason_codes,
-            portal_cancellation_enabled=portal_cancellation,
+            brightback_sites=brightback_sites,
+            account=account,
+            published=published,
+            reason_codes=reason_codes,
+            portal_cancellation=portal_cancellation,
         )
-        if account is not None:
-            self.emulator.admin.create_account(
-                email, status=account, brightback_sites=tuple(brightback_sites or [f"{site}-bb"])
-            )
-        for brightback_site, mode in published:
-            self.emulator.admin.publish(brightback_site, mode)
         self.env[env_name(site)] = key
         return key
 
