@@ -42,7 +42,8 @@ def add_backend_arguments(parser: argparse.ArgumentParser, *, state_dir: bool = 
     group.add_argument(
         "--browser-path",
         metavar="PATH",
-        help="Chromium to drive (default $BRIGHTBACK_BROWSER, else Playwright's own)",
+        help="Chromium to drive (default $BRIGHTBACK_BROWSER, else Playwright's own, else "
+        "the system's chromium-headless-shell or chromium)",
     )
     group.add_argument(
         "--trace",

@@ -27,7 +27,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from reconciler.console import evidence
-from reconciler.console.config import BROWSER_ARGS, ConsoleConfig
+from reconciler.console.config import BROWSER_ARGS, ConsoleConfig, system_browser
 from reconciler.errors import ApiError, BrightbackError
 
 T = TypeVar("T")
@@ -118,6 +118,7 @@ class BrowserPool:
         self._thread.start()
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self.browser_path: str | None = None
         self._slots: asyncio.Semaphore | None = None
         # Idle contexts kept for their site's next operation, least recently used first;
         # touched only on the pool's own event loop. `_open` counts idle and busy ones.
@@ -140,19 +141,23 @@ class BrowserPool:
         args = [*BROWSER_ARGS]
         if self.config.headless:
             args.insert(0, "--headless")
+        path = self.config.browser_path
+        if path is None and not Path(self._playwright.chromium.executable_path).is_file():
+            path = system_browser(headless=self.config.headless)  # no Playwright browser
+        self.browser_path = path  # what was launched (None: Playwright's own)
         try:
             self._browser = await self._playwright.chromium.launch(
-                executable_path=self.config.browser_path,
+                executable_path=path,
                 headless=self.config.headless,
                 args=args,
             )
         except PlaywrightError as exc:
             await self._playwright.stop()
-            where = self.config.browser_path or "Playwright's own Chromium"
+            where = path or "Playwright's own Chromium"
             raise BrightbackError(
                 f"cannot start the browser ({where}): {exc.message.splitlines()[0]}; install "
-                "Chromium (`playwright install chromium`, or a system chromium with "
-                "--browser-path / $BRIGHTBACK_BROWSER)"
+                "Chromium (`playwright install chromium`, a system chromium-headless-shell or "
+                "chromium, or name one with --browser-path / $BRIGHTBACK_BROWSER)"
             ) from None
         self._slots = asyncio.Semaphore(self.config.concurrency)
 

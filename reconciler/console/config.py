@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -30,13 +31,37 @@ BROWSER_ARGS = (
     "--disable-sync",
     "--no-first-run",
 )
+# System browsers, best first, when neither --browser-path nor $BRIGHTBACK_BROWSER names
+# one and Playwright's own Chromium is not installed. A headless run prefers Chromium's
+# headless shell (Debian's chromium-headless-shell): it has no browser UI, so it renders
+# pages faster and does not open Chromium's second, WebUI renderer per browser context
+# (bench/README.md measures both). A headed run (`brightback login`) needs a window,
+# which only the full browser has.
+HEADLESS_SHELLS = ("chromium-headless-shell",)
+FULL_BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def is_headless_shell(path: str) -> bool:
+    return Path(path).name in HEADLESS_SHELLS
+
+
+def system_browser(*, headless: bool) -> str | None:
+    """The system Chromium to drive: the headless shell first for headless runs, then the
+    full browser; None when the system has neither."""
+    names = (*HEADLESS_SHELLS, *FULL_BROWSERS) if headless else FULL_BROWSERS
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
 class ConsoleConfig:
     url_template: str = DEFAULT_CONSOLE_URL
     state_dir: Path = Path(".brightback")
-    browser_path: str | None = None  # None: Playwright's own Chromium
+    # None: Playwright's own Chromium where installed, else `system_browser(headless=...)`
+    browser_path: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY  # browser contexts open at once
     site_timeout: float = 120.0  # seconds for one read or one step of one site
     action_timeout: float = 15.0  # seconds for one control to become actionable
@@ -46,6 +71,12 @@ class ConsoleConfig:
     viewport: tuple[int, int] = field(default=(1280, 900))
 
     def __post_init__(self) -> None:
+        if not self.headless and self.browser_path and is_headless_shell(self.browser_path):
+            raise ClientConfigError(
+                f"{self.browser_path} is Chromium's headless shell, which cannot open the "
+                "window a headed sign-in needs: pass --browser-path with a full Chromium "
+                "(e.g. /usr/bin/chromium)"
+            )
         if "{site}" not in self.url_template:
             raise ClientConfigError(
                 f"console URL template {self.url_template!r} must contain {{site}}, "
@@ -98,4 +129,6 @@ __all__ = [
     "DEFAULT_CONSOLE_URL",
     "PASSWORD_ENV",
     "ConsoleConfig",
+    "is_headless_shell",
+    "system_browser",
 ]

@@ -1,7 +1,8 @@
 """One emulator and one headless Chromium for the whole console suite.
 
-The browser (Debian's /usr/bin/chromium, driven by Playwright; Playwright cannot download
-its own here) is started once per session and shared by every test's `ConsoleBackend`;
+The browser (Debian's chromium-headless-shell, else its chromium, driven by Playwright;
+Playwright cannot download its own here) is started once per session and shared by every
+test's `ConsoleBackend`;
 each test gets a clean emulator (reset), its own state directory and saved sessions.
 Without Chromium the suite skips on a workstation and fails in CI, where .ci/run installs it.
 """
@@ -9,7 +10,6 @@ Without Chromium the suite skips on a workstation and fails in CI, where .ci/run
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +22,15 @@ from reconciler.apply import SiteResult, apply_site
 from reconciler.client import Client, ClientConfig
 from reconciler.console import BrowserPool, ConsoleBackend, ConsoleConfig
 from reconciler.console.browser import Tab
+from reconciler.console.config import system_browser
 from reconciler.console.session import save_session, sign_in
 from reconciler.model import Desired
 from reconciler.spec import load
 from tests.engine.conftest import seed_site
 
-CHROMIUM = next(
-    (p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).is_file()),
-    None,
-)
+# What a headless run picks on this system: Debian's chromium-headless-shell first (what
+# .ci/run installs beside chromium), else the full chromium.
+CHROMIUM = system_browser(headless=True)
 PASSWORD = "bb-account-password-7c1d"  # the Brightback account password the flows type
 PASSWORD_ENV = "BRIGHTBACK_ACCOUNT_PASSWORD"
 
@@ -39,7 +39,10 @@ pytestmark = pytest.mark.browser
 
 def _need_chromium() -> str:
     if CHROMIUM is None:
-        message = "no chromium executable (apt-get install chromium; .ci/run installs it)"
+        message = (
+            "no chromium executable (apt-get install chromium-headless-shell chromium; "
+            ".ci/run installs them)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
