@@ -26,6 +26,7 @@ from reconciler.console.config import system_browser
 from reconciler.console.session import save_session, sign_in
 from reconciler.model import Desired
 from reconciler.spec import load
+from tests.console.person import Person
 from tests.engine.conftest import seed_site
 
 # What a headless run picks on this system: Debian's chromium-headless-shell first (what
@@ -129,6 +130,12 @@ class ConsoleWorld:
         path = config.session_file(site)
         save_session(path, state)
         return path
+
+    def person(self, site: str) -> Person:
+        """Someone who signs in to `site`'s console and clicks (the real-click counterpart
+        of the emulator's `admin.ui` route)."""
+        email = self.emulator.admin.site_state(site)["site_email"]
+        return Person(self.pool, self.config(), site, email, self.keys[site])
 
     def backend(self, **overrides: Any) -> ConsoleBackend:
         made = ConsoleBackend(self.config(**overrides), pool=self.pool)

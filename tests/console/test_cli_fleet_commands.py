@@ -22,7 +22,6 @@ from reconciler.backends import open_backend
 from reconciler.client import ClientConfig
 from reconciler.console import ConsoleBackend
 from reconciler.errors import CredentialError
-from reconciler.model import IntegrationMode
 from reconciler.plan import Action, Step
 
 from .conftest import CHROMIUM, PASSWORD, PASSWORD_ENV, ConsoleWorld, env_name
@@ -74,7 +73,7 @@ def test_reconcile_routes_each_site_by_its_document_or_the_flag_and_says_who_dri
     _published(world, "rc-pages")
     _published(world, "rc-api")
     world.login("rc-pages")
-    pages_desired, _ = world.desired(  # written to sites.yaml, which reconcile reads
+    world.desired(  # written to sites.yaml, which reconcile reads
         _onboarding("rc-pages", backend="console") + "---\n" + _onboarding("rc-api")
     )
 
@@ -88,11 +87,9 @@ def test_reconcile_routes_each_site_by_its_document_or_the_flag_and_says_who_dri
     assert world.console_writes("rc-api") == []
     assert world.api_writes("rc-api")
 
-    # Someone changes the integration mode by clicking in the console (a real click, in
-    # the same browser): Chargebee records it as an admin_console event with their user.
-    version = world.api().read(pages_desired).version
-    step = Step(Action.SET_INTEGRATION_MODE, {"integrate_via": IntegrationMode.RETENTION_API.value})
-    world.backend().execute(pages_desired, step, expected_version=version, idempotency_key="x")
+    # Someone changes the integration mode by clicking in the console (a person's real
+    # clicks, signed in on their own): Chargebee records an admin_console event by them.
+    world.person("rc-pages").choose_integration("Retention API")
     assert world.state("rc-pages")["integrate_via"] == "retention_api"
 
     # Pass 2 with --backend console: both sites through the pages (the flag sets rc-api's),

@@ -55,17 +55,36 @@ def test_drift_made_through_the_api_is_corrected_through_the_console(world: Cons
 
 def test_drift_made_in_the_console_is_corrected_through_the_api(world: ConsoleWorld) -> None:
     desired = _connected(world, "clicky")
-    console = world.backend()
-    console.execute(
-        desired,
-        _step(Action.SET_INTEGRATION_MODE, integrate_via="customer_portal"),
-        expected_version=world.state("clicky")["version"],
-        idempotency_key="unused-by-the-console",
-    )
+    api_writes = world.api_writes("clicky")
+    world.person("clicky").choose_integration("Customer Portal")  # a person's real clicks
+    assert world.console_writes("clicky")[-1].endswith("/integrate_via")
+    assert world.api_writes("clicky") == api_writes  # the drift came through the pages
+    (event,) = world.api().events(desired, limit=1)
+    assert (event["source"], event["user"]) == ("admin_console", "billing@clicky.example")
     assert world.api().read(desired).integrate_via.value == "customer_portal"  # type: ignore[union-attr]
     result = converge(desired, world.api())
     assert [o.step.action for o in result.outcomes] == [Action.SET_INTEGRATION_MODE]
+    console = world.backend()
     assert console.read(desired).integrate_via.value == "retention_api"  # type: ignore[union-attr]
+
+
+def test_a_persons_clicks_in_the_console_are_drift_the_console_backend_corrects(
+    world: ConsoleWorld,
+) -> None:
+    desired = _connected(world, "meddler")
+    world.person("meddler").choose_integration("Customer Portal")
+    assert world.state("meddler")["integrate_via"] == "customer_portal"
+    result = converge(desired, world.backend())
+    assert [o.step.action for o in result.outcomes] == [Action.SET_INTEGRATION_MODE]
+    assert world.state("meddler")["integrate_via"] == "retention_api"
+    assert world.api_writes("meddler") == []  # drift and correction both through the pages
+
+
+def test_a_person_can_disconnect_through_the_confirmation_pop_up(world: ConsoleWorld) -> None:
+    desired = _connected(world, "leaver")
+    world.person("leaver").disconnect()
+    assert world.state("leaver")["connection"]["status"] == "disconnected"
+    assert not world.backend().read(desired).connected
 
 
 def test_an_expired_session_fails_the_site_with_the_login_command_and_writes_nothing(
