@@ -87,6 +87,10 @@ def test_apply_examples_through_the_console_converges_and_writes_only_through_pa
         assert writes, "the apply wrote nothing"
         assert all("/console/" in r["path"] for r in writes), writes
         assert not [r for r in writes if "/api/v2/" in r["path"]]
+        for site, status in statuses.items():  # each changed site through its own pages
+            pages = [r["path"] for r in writes if r["path"].startswith(f"/sites/{site}/console/")]
+            changed = [p for p in pages if not p.endswith("/login")]
+            assert bool(changed) == (status == "applied"), (site, pages)
 
         for backend in ("console", "api"):
             again = _run(
