@@ -17,7 +17,7 @@ libraries and shared memory are counted once in the sum, not once per process as
 sum counts them; the RSS sum is printed beside it for comparison.
 
     .venv/bin/python bench/bench_console.py [--sites 20] [--concurrency 1 4]
-        [--browser /usr/bin/chromium]
+        [--browser /usr/bin/chromium-headless-shell]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from emulator.embedded import RunningEmulator, start_emulator  # noqa: E402
 from reconciler.apply import apply_site  # noqa: E402
 from reconciler.console import BrowserPool, ConsoleBackend, ConsoleConfig  # noqa: E402
 from reconciler.console.browser import Tab  # noqa: E402
+from reconciler.console.config import system_browser  # noqa: E402
 from reconciler.console.session import save_session, sign_in  # noqa: E402
 from reconciler.engine import for_each_site  # noqa: E402
 from reconciler.model import (  # noqa: E402
@@ -81,6 +82,32 @@ def _children() -> dict[int, int]:
     return parents
 
 
+def _kind(pid: int) -> str:
+    """What a process is: Chromium's --type (renderer, gpu-process, utility, zygote), the
+    browser, Playwright's node driver, or this Python process."""
+    if pid == os.getpid():
+        return "python (tool)"
+    try:  # Chromium rewrites its children's titles: arguments joined by spaces
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+    except OSError:
+        return "gone"
+    for word in words:
+        if word.startswith(b"--type="):
+            kind = word[len(b"--type=") :].decode()
+            sub = next((w for w in words if w.startswith(b"--utility-sub-type=")), None)
+            return f"{kind} {sub.split(b'.')[-1].decode()}" if sub else kind
+    name = Path(words[0].decode(errors="replace")).name if words else "?"
+    return "browser" if "chrom" in name else name
+
+
+def _by_kind(sizes: dict[int, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    kinds: dict[str, tuple[int, int]] = {}
+    for pid, (pss, _rss) in sizes.items():
+        count, total = kinds.get(_kind(pid), (0, 0))
+        kinds[_kind(pid)] = (count + 1, total + pss)
+    return kinds
+
+
 class PeakMemory:
     """Peak of (this process + its descendants except `exclude`) PSS, sampled; the RSS sum
     at its own peak is kept for comparison."""
@@ -89,6 +116,8 @@ class PeakMemory:
         self.exclude = exclude
         self.peak_kb = 0
         self.peak_rss_kb = 0
+        self.peak_by_kind: dict[str, tuple[int, int]] = {}  # kind -> (processes, PSS kB)
+        self._last: dict[int, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -102,11 +131,14 @@ class PeakMemory:
                 if parent in mine and pid not in mine and pid != self.exclude:
                     mine.add(pid)
                     changed = True
-        sizes = [_memory_kb(pid) for pid in mine]
-        return sum(p for p, _ in sizes), sum(r for _, r in sizes)
+        sizes = {pid: _memory_kb(pid) for pid in mine}
+        self._last = sizes
+        return sum(p for p, _ in sizes.values()), sum(r for _, r in sizes.values())
 
     def _sample(self) -> None:
         pss, rss = self._total()
+        if pss > self.peak_kb:
+            self.peak_by_kind = _by_kind(self._last)
         self.peak_kb = max(self.peak_kb, pss)
         self.peak_rss_kb = max(self.peak_rss_kb, rss)
 
@@ -256,6 +288,11 @@ def run(emulator: RunningEmulator, browser: str, sites: int, concurrency: int) -
             name: f"{seconds:.1f}s/{timed.counts[name]}"
             for name, seconds in sorted(timed.seconds.items(), key=lambda kv: -kv[1])
         },
+        "peak_pss_by_process_kind": {
+            kind: f"{count}x {kb / 1024:.0f}MB"
+            for kind, (count, kb) in sorted(memory.peak_by_kind.items(), key=lambda kv: -kv[1][1])
+        },
+        "browser": browser,
         "load_average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
 
@@ -265,7 +302,9 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     parser.add_argument(
-        "--browser", default=os.environ.get("BRIGHTBACK_BROWSER", "/usr/bin/chromium")
+        "--browser",
+        default=os.environ.get("BRIGHTBACK_BROWSER") or system_browser(headless=True),
+        help="default: what a headless run picks (chromium-headless-shell, else chromium)",
     )
     args = parser.parse_args()
     os.environ.setdefault(PASSWORD_ENV, "bench-brightback-password")
