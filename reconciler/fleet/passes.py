@@ -9,12 +9,13 @@ that site's report, never the pass's end.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ from reconciler.model import DeletionPolicy, Desired
 from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import PRETTY_MAX_SITES, LazySites, report_to_dict
+from reconciler.report.spool import SiteSpool, SpooledSite, SpooledSites
 from reconciler.rules import OrphanAction, disconnected, orphan_decision
 from reconciler.selection import empty_config_error, select_by_labels
 from reconciler.spec import desired_from_document, desired_to_document, iter_load, load
@@ -64,6 +66,7 @@ _LOAD_AHEAD_PER_WORKER = 2
 # While loading beside the reads, freeze what is loaded every so many sites, so the full
 # collections the reads' allocations trigger do not re-scan the growing config.
 _FREEZE_EVERY = 500
+_ORPHANS = 1 << 40  # orphans come after every configured site (Planned.order)
 
 
 @dataclass(frozen=True)
@@ -213,18 +216,21 @@ def _finish(
     git: Any,
     extra: dict[str, int],
     stopped: bool = False,
-    labels: dict[str, dict[str, str]] | None = None,
 ) -> PassResult:
     duration = time.monotonic() - clock
     # A big report's site entries are built as they are written, for stdout and the file
     # each, never all held at once (memory flat in fleet size); a small one's once.
     big = len(report.sites) > PRETTY_MAX_SITES
     printed = report_to_dict(report, lazy=big)
-    labelled = labels or {}
+    spooled = report.sites if isinstance(report.sites, SpooledSites) else None
+
+    def labels(name: str) -> Mapping[str, str]:
+        return spooled.labels(name) if spooled is not None else {}
+
     sites: Sequence[dict[str, Any]] = (
-        LazySites(report.sites, lambda site: {"labels": labelled.get(site.name, {})})
+        LazySites(report.sites, lambda site: {"labels": labels(site.name)})
         if big
-        else [{**site, "labels": labelled.get(site["name"], {})} for site in printed["sites"]]
+        else [{**site, "labels": dict(labels(site["name"]))} for site in printed["sites"]]
     )
     document = {
         **printed,
@@ -266,6 +272,13 @@ class _Pass:
     fleet_total: int = 0  # sites of the whole fleet (every shard), for the threshold
     settled: dict[str, _Settled] = field(default_factory=dict)
     settling: threading.Lock = field(default_factory=threading.Lock)
+    # Every site's report, fleet entry and labels, on disk as the site is finished: the
+    # pass keeps in memory only the sites that still have work (memory flat in fleet size).
+    spool: SiteSpool = field(default_factory=SiteSpool)
+    finished: int = 0  # sites finished as soon as they were read (nothing to apply)
+    validated: bool = False  # the whole config has loaded: state may be recorded
+    site_notes: list[tuple[int, str]] = field(default_factory=list)  # (config order, note)
+    drift_counts: dict[str, int] = field(default_factory=lambda: {"found": 0, "corrected": 0})
 
     def note(self, git: Any, report: RunReport) -> PassNote:
         """This pass's record for the store."""
@@ -351,12 +364,14 @@ class _Pass:
         """One entry per configured site of this shard, plus the orphans when the whole
         fleet runs."""
         self.fleet_total += len(desired)
-        entries = [self.entry(d) for d in desired if self.options.shard.owns(d.site)]
+        entries = [
+            self.entry(d, n) for n, d in enumerate(desired) if self.options.shard.owns(d.site)
+        ]
         if not self.options.sites and not self.options.selector:
             entries.extend(self.orphan_entries({d.site for d in desired}))
         return entries
 
-    def entry(self, d: Desired) -> Planned:
+    def entry(self, d: Desired, order: int) -> Planned:
         """A configured site's entry; a site backing off gets its report at once."""
         known = self.state.sites.get(d.site)
         digest = self.spec_of(d)[1]
@@ -365,12 +380,12 @@ class _Pass:
                 f"failed {known.failures} pass(es) in a row (last: {known.last_error}); "
                 f"backing off, next attempt in pass {known.retry_after_pass + 1}"
             )
-            entry = Planned(d, skipped=SkipReason.BACKING_OFF)
+            entry = Planned(d, skipped=SkipReason.BACKING_OFF, order=order)
             entry.report = failed_report(
                 d, "backing_off", message, "fix the cause, or change the spec to retry now"
             )
             return entry
-        return Planned(d)
+        return Planned(d, order=order)
 
     def orphan_entries(self, configured: set[str]) -> list[Planned]:
         """Sites managed before and gone from the config: report, or disconnect by policy.
@@ -404,7 +419,7 @@ class _Pass:
             policy = last.policy.deletion_policy.value
             self.orphans.append(Orphan(site, known.name, policy, shown, message))
             if action is OrphanAction.DISCONNECT:
-                found.append(Planned(disconnected(last), orphan=True))
+                found.append(Planned(disconnected(last), orphan=True, order=_ORPHANS + len(found)))
         self.fleet_total += len(found)
         return found
 
@@ -438,21 +453,28 @@ class _Pass:
             known.in_sync_version if known is not None and seen else None,
             known.last_seen_at if known is not None and seen else None,
         )
-        read.orphan = entry.orphan
+        read.orphan, read.order = entry.orphan, entry.order
         return read
 
     def read_phase(self, client: Backend) -> list[Planned]:
         """Load the config and read every site; raises _InvalidConfig if the config is bad.
+        Returns the sites that still have work after their read, in config order: the
+        others are finished as their read returns (`keep_or_finish`).
 
         Without a --site filter the reads are pipelined with loading: a site's read starts
         as soon as its document is validated, so loading a big config costs no time before
-        the first request. Reads only look; nothing is written until the
-        whole config has loaded and passed the cross-file checks, and on an invalid config
-        the reads done meanwhile are discarded. With --site, the whole config must load
-        before the selection can be checked, so that path loads first.
+        the first request. Reads only look; nothing is written, to a site or to the state
+        store, until the whole config has loaded and passed the cross-file checks, and on
+        an invalid config the reads done meanwhile are discarded. With --site, the whole
+        config must load before the selection can be checked, so that path loads first.
         """
         options = self.options
-        work = self.guarded(lambda entry: self.read_one(client, entry))
+        kept: list[Planned] = []
+        read = self.guarded(lambda entry: self.read_one(client, entry))
+
+        def work(entry: Planned) -> None:
+            self.keep_or_finish(read(entry), kept)
+
         if options.sites or options.selector:
             try:
                 loaded = load(options.paths)
@@ -461,24 +483,32 @@ class _Pass:
                 desired = select_by_labels(select_sites(loaded, options.sites), options.selector)
             except SpecError as exc:
                 raise _InvalidConfig(exc) from exc
+            self.config_is_valid()
             self.freeze()
-            return for_each_site(self.entries(desired), work, options.concurrency)
+            for_each_site(self.entries(desired), work, options.concurrency)
+            return sorted(kept, key=lambda e: e.order)
         # Loading stays only a little ahead of the reads: a loader running flat out beside
         # the reads takes the GIL from them (each read waits a switch interval at every
         # wake-up; bench/README.md has the figures). Blocked on the lead, it yields the GIL
         # to the reads; it loads the next document as a read starts, a fraction of a
         # millisecond each.
         lead = threading.Semaphore(_LOAD_AHEAD_PER_WORKER * max(1, options.concurrency))
+        failures: list[BaseException] = []  # a worker's exception is a bug: re-raised here
 
-        def started(entry: Planned) -> Planned:
+        def started(entry: Planned) -> None:
             lead.release()
-            return work(entry)
+            try:
+                work(entry)
+            except BaseException as exc:
+                failures.append(exc)
 
         pool = ThreadPoolExecutor(
             max_workers=max(1, options.concurrency), thread_name_prefix="site"
         )
+        # No futures are kept (a finished site leaves nothing behind), so the pool must
+        # run every queued read: it is only cancelled when loading fails.
+        cancel = True
         try:
-            futures: list[Future[Planned]] = []
             configured: set[str] = set()
             shard = options.shard
             try:
@@ -487,23 +517,60 @@ class _Pass:
                     self.fleet_total += 1
                     if not shard.owns(d.site):
                         continue  # another shard's site: counted, never read here
-                    entry = self.entry(d)
+                    entry = self.entry(d, count)
                     if count % _FREEZE_EVERY == 0:
                         self.freeze()  # what is loaded so far stays for the pass
                     lead.acquire()
-                    futures.append(pool.submit(started, entry))
+                    pool.submit(started, entry)
                 if not configured and not options.allow_empty:
                     # Zero documents would make every site in state an orphan.
                     raise empty_config_error(options.paths)
             except SpecError as exc:
                 raise _InvalidConfig(exc) from exc
+            self.config_is_valid()
             self.freeze()
-            futures.extend(pool.submit(work, e) for e in self.orphan_entries(configured))
-            return [future.result() for future in futures]
+            for orphan in self.orphan_entries(configured):
+                pool.submit(work, orphan)
+            cancel = False
         finally:
-            # Normally every read is done; on an invalid config the ones not started are
-            # dropped and the ones in flight finish before the pass reports.
-            pool.shutdown(wait=True, cancel_futures=True)
+            # On an invalid config the reads not started are dropped and the ones in
+            # flight finish before the pass reports.
+            pool.shutdown(wait=True, cancel_futures=cancel)
+        if failures:
+            raise failures[0]
+        return sorted(kept, key=lambda e: e.order)
+
+    def keep_or_finish(self, entry: Planned, kept: list[Planned]) -> None:
+        """Keep a site that still has work (writes to make, an orphan, a stop, or --probe
+        wants every site at the end); finish the others now: their state to the store,
+        their report to the spool, and nothing of them left in memory."""
+        report = None
+        if not (self.options.probe or entry.orphan or entry.applies):
+            report = self.final_report(entry, {})
+        if report is None:
+            with self.settling:
+                kept.append(entry)
+            return
+        d = entry.desired
+        settled = self.settled_state(entry, report, None)
+        record = SpooledSite(report, self.conclude(entry, settled), dict(d.labels))
+        self.specs.pop(d.site, None)
+        with self.settling:
+            self.finished += 1
+            if not self.validated:  # recorded once the whole config has loaded
+                self.spool.append(dataclasses.replace(record, state=settled.state))
+                return
+        self.spool.append(record)
+        self.store.record_site(settled.state)
+
+    def config_is_valid(self) -> None:
+        """The whole config has loaded: record the states of the sites finished while it
+        loaded, and from now on each as it finishes."""
+        with self.settling:
+            self.validated = True
+            deferred = self.spool.snapshot()
+        for state in self.spool.states(deferred):
+            self.store.record_site(state)
 
     def decide(self, entries: list[Planned]) -> SafetyDecision:
         """The fleet safety threshold, judged on the whole fleet even when sharded."""
@@ -537,7 +604,8 @@ class _Pass:
         options = self.options
         entries = self.read_phase(client)
         if not options.shard.sharded:
-            self.fleet_total = len(entries)  # a --site selection is its own fleet
+            # a --site selection is its own fleet
+            self.fleet_total = len(entries) + self.finished
         decision = self.decide(entries)
         results: dict[str, tuple[SiteReport, SiteResult | None]] = {}
         for entry in entries:  # done after phase 1: remembered before any write starts
@@ -580,45 +648,90 @@ class _Pass:
         """The site's state as this pass leaves it, recorded in the store at once (with
         PostgreSQL a kill -9 then loses at most the sites in flight). Computed once per
         site; orphans and sites this pass never handled (stopped) have nothing to settle."""
-        d = entry.desired
         if entry.orphan or report is None:
             return None
         with self.settling:
-            found = self.settled.get(d.site)
+            found = self.settled.get(entry.desired.site)
             if found is not None:
                 return found
-            now = time.time()
-            known = self.state.sites.get(d.site)
-            drifted_from = drift_baseline(known, self.spec_of(d)[1])
-            st = known or SiteState(site=d.site, name=d.name)
-            st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
-            st.spec_json, st.spec_hash = self.spec_of(d)
-            if entry.skipped in (SkipReason.BACKING_OFF, SkipReason.NOT_REACHED):
-                pass  # the counters stand until the site is tried again
-            elif report.status is SiteStatus.FAILED:
-                st.record_failure(
-                    self.pass_no, report.error or "failed", self.options.max_backoff_passes
-                )
-            elif entry.skipped is None:
-                st.record_success(now)
-            if report.live is not None:
-                st.last_version = report.live.version
-                st.in_sync = converged(report)
-            resolved = resolve_drift(entry, report, result)
-            # Only real drift goes into the history that flags "keeps drifting back":
-            # onboarding, a waiting site and a config edit differ from the spec too.
-            st.note_drift(
-                self.pass_no,
-                now,
-                [
-                    (item.field, how)
-                    for item, how, _ in resolved
-                    if drifted_from is None or item.field in drifted_from
-                ],
-            )
-            found = self.settled[d.site] = _Settled(st, resolved)
-        self.store.record_site(st)
+            found = self.settled[entry.desired.site] = self.settled_state(entry, report, result)
+        self.store.record_site(found.state)
         return found
+
+    def settled_state(
+        self, entry: Planned, report: SiteReport, result: SiteResult | None
+    ) -> _Settled:
+        """What this pass makes of the site's state: backoff, sync, drift history."""
+        d = entry.desired
+        now = time.time()
+        known = self.state.sites.get(d.site)
+        drifted_from = drift_baseline(known, self.spec_of(d)[1])
+        st = known or SiteState(site=d.site, name=d.name)
+        st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now
+        st.spec_json, st.spec_hash = self.spec_of(d)
+        if entry.skipped in (SkipReason.BACKING_OFF, SkipReason.NOT_REACHED):
+            pass  # the counters stand until the site is tried again
+        elif report.status is SiteStatus.FAILED:
+            st.record_failure(
+                self.pass_no, report.error or "failed", self.options.max_backoff_passes
+            )
+        elif entry.skipped is None:
+            st.record_success(now)
+        if report.live is not None:
+            st.last_version = report.live.version
+            st.in_sync = converged(report)
+        resolved = resolve_drift(entry, report, result)
+        # Only real drift goes into the history that flags "keeps drifting back":
+        # onboarding, a waiting site and a config edit differ from the spec too.
+        st.note_drift(
+            self.pass_no,
+            now,
+            [
+                (item.field, how)
+                for item, how, _ in resolved
+                if drifted_from is None or item.field in drifted_from
+            ],
+        )
+        return _Settled(st, resolved)
+
+    def conclude(
+        self, entry: Planned, settled: _Settled, probe: dict[str, Any] | None = None
+    ) -> FleetSite:
+        """The site's part of the report's fleet section, its notes and drift counts."""
+        d = entry.desired
+        st, resolved = settled.state, settled.resolved
+        notes: list[str] = []
+        flapping = st.flapping()
+        if flapping is not None and resolved:
+            notes.append(
+                f"{d.name} keeps drifting back: {flapping['count']} times since pass "
+                f"{flapping['since_pass']} at {_iso(flapping['since'])} "
+                f"({', '.join(flapping['fields'])})"
+            )
+        for item, _, who in resolved:
+            if who is not None:
+                notes.append(f"{d.name}: {item.field} was changed {who.describe()}")
+        if probe is not None:  # --probe asked: say how it went either way
+            if probe["ok"]:
+                notes.append(
+                    f"{d.name}: probe ok: pre-cancel page {probe['session_id']} created "
+                    "(cancellations reach Brightback)"
+                )
+            else:
+                notes.append(f"{d.name}: probe failed: {probe['error']}")
+        corrected = sum(1 for _, how, _ in resolved if how is Resolution.CORRECTED)
+        with self.settling:
+            self.drift_counts["found"] += len(resolved)
+            self.drift_counts["corrected"] += corrected
+            self.site_notes.extend((entry.order, note) for note in notes)
+        return FleetSite(
+            drift=tuple(ResolvedDrift(*item) for item in resolved),
+            failures=st.failures,
+            retry_after_pass=st.retry_after_pass,
+            flapping=flapping,
+            skipped=entry.skipped,
+            probe=probe,
+        )
 
     def record(
         self,
@@ -633,14 +746,12 @@ class _Pass:
         """Close the pass in the store and build the report: drift, history, backoff,
         orphans."""
         removed: set[str] = set()
-        fleet_sites: dict[str, FleetSite] = {}
-        notes: list[str] = []
-        counts = {"found": 0, "corrected": 0}
         orphan_by_site = {o.site: o for o in self.orphans}
         for entry, report in zip(entries, reports, strict=True):
             d = entry.desired
             if report is None:
                 continue
+            labels = dict(d.labels)
             if entry.orphan:
                 orphan = orphan_by_site[d.site]
                 if report.status is SiteStatus.FAILED:
@@ -653,39 +764,13 @@ class _Pass:
                     orphan.action = OrphanAction.DISCONNECTED
                     orphan.message = "disconnected, fallback restored"
                     removed.add(d.site)
+                self.spool.append(SpooledSite(report, None, labels))
                 continue
             settled = self.settle(entry, report, results.get(d.site, (report, None))[1])
             assert settled is not None  # not an orphan, and it has a report
-            st, resolved = settled.state, settled.resolved
-            counts["found"] += len(resolved)
-            counts["corrected"] += sum(1 for _, how, _ in resolved if how is Resolution.CORRECTED)
-            flapping = st.flapping()
-            if flapping is not None and resolved:
-                notes.append(
-                    f"{d.name} keeps drifting back: {flapping['count']} times since pass "
-                    f"{flapping['since_pass']} at {_iso(flapping['since'])} "
-                    f"({', '.join(flapping['fields'])})"
-                )
-            for item, _, who in resolved:
-                if who is not None:
-                    notes.append(f"{d.name}: {item.field} was changed {who.describe()}")
-            if d.name in probes:  # --probe asked: say how it went either way
-                probe = probes[d.name]
-                if probe["ok"]:
-                    notes.append(
-                        f"{d.name}: probe ok: pre-cancel page {probe['session_id']} created "
-                        "(cancellations reach Brightback)"
-                    )
-                else:
-                    notes.append(f"{d.name}: probe failed: {probe['error']}")
-            fleet_sites[d.name] = FleetSite(
-                drift=tuple(ResolvedDrift(*item) for item in resolved),
-                failures=st.failures,
-                retry_after_pass=st.retry_after_pass,
-                flapping=flapping,
-                skipped=entry.skipped,
-                probe=probes.get(d.name),
-            )
+            fleet_site = self.conclude(entry, settled, probes.get(d.name))
+            self.spool.append(SpooledSite(report, fleet_site, labels))
+        notes = [note for _, note in sorted(self.site_notes, key=lambda n: n[0])]
         if decision.refused:
             notes.insert(
                 0,
@@ -714,14 +799,14 @@ class _Pass:
             orphans=tuple(self.orphans),
             not_attempted=tuple(self.not_attempted),
             not_reached=tuple(self.not_reached),
-            sites=fleet_sites,
+            sites=self.spool.fleet_sites(),
             shard={**self.options.shard.to_dict(), "run_id": self.run_id} if sharded else None,
         )
         if git is not None:
             notes.insert(0, f"config at commit {git.commit[:12]}{' (dirty)' if git.dirty else ''}")
         run_report = RunReport(
             "reconcile",
-            tuple(r for r in reports if r is not None),
+            self.spool.sites(),
             notes=tuple(notes),
             refused=decision.refused,
             fleet=fleet,
@@ -736,9 +821,8 @@ class _Pass:
             self.started,
             clock,
             git,
-            counts,
+            self.drift_counts,
             stopped=bool(self.not_attempted),
-            labels={e.desired.name: dict(e.desired.labels) for e in entries},
         )
 
 

@@ -7,7 +7,7 @@ The pass builds these values; `to_dict()` is the only place their JSON shape is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -62,6 +62,11 @@ class ResolvedDrift:
             "resolution": self.resolution.value,
             "changed_by": self.changed_by.to_dict() if self.changed_by is not None else None,
         }
+
+
+# Up to this many sites the section is plain dicts (an indented report is json.dumps'd);
+# the same line as the report's (json_report.PRETTY_MAX_SITES).
+_MATERIALISED_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -132,11 +137,32 @@ class FleetSection:
             "stopped": self.stopped,
             "not_attempted": sorted(self.not_attempted),
             "not_reached": sorted(self.not_reached),
-            "sites": {name: site.to_dict() for name, site in self.sites.items()},
+            "sites": (
+                _EntriesOnDemand(self.sites)
+                if len(self.sites) > _MATERIALISED_MAX
+                else {name: site.to_dict() for name, site in self.sites.items()}
+            ),
         }
         if self.shard is not None:
             document["shard"] = dict(self.shard)
         return document
+
+
+class _EntriesOnDemand(Mapping[str, dict[str, Any]]):
+    """A big fleet's per-site entries, each made when the JSON writer reaches it (the
+    report's writer streams big mappings: reconciler/report/json_report.py `iter_json`)."""
+
+    def __init__(self, sites: Mapping[str, FleetSite]) -> None:
+        self._sites = sites
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return self._sites[name].to_dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sites)
+
+    def __len__(self) -> int:
+        return len(self._sites)
 
 
 __all__ = [

@@ -43,6 +43,7 @@ class Planned:
     skipped: SkipReason | None = None  # why the site was not reconciled
     orphan: bool = False
     read_at: float = 0.0  # epoch seconds when the phase-1 read started
+    order: int = 0  # the site's place in the config (orphans after), for the notes' order
 
     @property
     def applies(self) -> bool:

@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 from reconciler.errors import StateFileError
 from reconciler.fleet.lock import open_lock_file
 from reconciler.fleet.state_schema import StateShapeError, parse_state
-from reconciler.report.json_report import write_json
+from reconciler.report.json_report import RawJSON, compact_json, write_json
 
 STATE_FORMAT = "brightback-gitops/state/v1"
 STATE_FILE = "state.json"
@@ -220,6 +221,74 @@ class _LazySiteEntries(Mapping[str, dict[str, Any]]):
         return len(self._sites)
 
 
+class PendingSites:
+    """The sites a pass has settled, as their state-file entries in a temporary file.
+
+    The directory store writes the state file once, at the end of the pass; holding every
+    settled `SiteState` until then made memory grow with the fleet (~1 KB a site, issue
+    17). Each entry is kept as the exact compact text the state file will hold (the
+    writer copies it), and only its offset stays in memory. A site settled twice keeps
+    its last entry. The file is unnamed, mode 0600, and holds what the state file holds:
+    credential references, never a key.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="brightback-state-")  # noqa: SIM115
+        self._closer = weakref.finalize(self, self._file.close)
+        self._end = 0
+        self._where: dict[str, tuple[int, int]] = {}
+
+    def add(self, state: SiteState) -> None:
+        data = compact_json(state.to_dict(), sort_keys=True).encode()
+        os.pwrite(self._file.fileno(), data, self._end)
+        self._where[state.site] = (self._end, len(data))
+        self._end += len(data)
+
+    def __contains__(self, site: object) -> bool:
+        return site in self._where
+
+    def drop(self, site: str) -> None:
+        self._where.pop(site, None)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def sites(self) -> set[str]:
+        return set(self._where)
+
+    def text(self, site: str) -> RawJSON:
+        offset, length = self._where[site]
+        return RawJSON(os.pread(self._file.fileno(), length, offset).decode())
+
+    def state(self, site: str) -> SiteState:
+        return SiteState.from_dict(json.loads(self.text(site)))
+
+    def close(self) -> None:
+        self._closer()
+        self._where = {}
+
+
+class _MergedSiteEntries(Mapping[str, Any]):
+    """The state file's sites after a pass: the pass's own entries copied as text, the
+    others (another reconciler's, or sites this pass did not touch) from the file."""
+
+    def __init__(self, kept: Mapping[str, SiteState], pending: PendingSites) -> None:
+        self._kept = kept
+        self._pending = pending
+        self._order = sorted(pending.sites() | set(kept))
+
+    def __getitem__(self, site: str) -> Any:
+        if site in self._pending:
+            return self._pending.text(site)
+        return self._kept[site].to_dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
 @dataclass
 class FleetState:
     passes: int = 0
@@ -326,6 +395,20 @@ class StateStore:
         pretty = len(state.sites) <= PRETTY_MAX_SITES
         write_json_atomic(self.path, state.to_dict(lazy=not pretty), pretty=pretty)
 
+    def save_merged(self, state: FleetState, pending: PendingSites) -> None:
+        """Save `state` with a pass's `pending` entries over it, streamed: the pending
+        entries are copied from their file, never held as objects."""
+        merged = _MergedSiteEntries(state.sites, pending)
+        pretty = len(merged) <= PRETTY_MAX_SITES
+        sites: Mapping[str, Any] = merged
+        if pretty:  # indented with json.dump: plain dicts
+            sites = {
+                site: json.loads(entry) if isinstance(entry, RawJSON) else entry
+                for site, entry in merged.items()
+            }
+        document = {**state.to_dict(lazy=True), "sites": sites}
+        write_json_atomic(self.path, document, pretty=pretty)
+
     def write_report(self, report: Mapping[str, Any]) -> None:
         sites = report.get("sites")
         pretty = not isinstance(sites, Sequence) or len(sites) <= PRETTY_MAX_SITES
@@ -341,6 +424,7 @@ __all__ = [
     "STATE_FILE",
     "STATE_FORMAT",
     "FleetState",
+    "PendingSites",
     "SiteState",
     "StateFileError",
     "StateStore",

@@ -147,7 +147,9 @@ class RunReport:
     """A whole `plan` or `apply` run, sites ordered by name (stable output for diffs)."""
 
     command: str  # "plan" | "apply" | "reconcile"
-    sites: tuple[SiteReport, ...]
+    # A tuple, sorted here; or a sequence already in that order that says so with
+    # `in_report_order = True` (the fleet pass's spool, reconciler/report/spool.py).
+    sites: Sequence[SiteReport]
     notes: tuple[str, ...] = field(default=())  # run-level messages (e.g. refusals)
     refused: bool = False  # the whole run was refused (saved plan mismatch, fleet threshold)
     # Fleet reconciler only: pass number, git commit, drift resolutions and history,
@@ -155,16 +157,16 @@ class RunReport:
     fleet: Section | None = None
 
     def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.sites, key=lambda s: (s.name, s.site)))
-        object.__setattr__(self, "sites", ordered)
+        if not getattr(self.sites, "in_report_order", False):
+            ordered = tuple(sorted(self.sites, key=lambda s: (s.name, s.site)))
+            object.__setattr__(self, "sites", ordered)
 
     def count(self, status: SiteStatus) -> int:
-        return sum(1 for s in self.sites if s.status is status)
+        return self.summary()[status.value]
 
     @property
     def exit_code(self) -> int:
         """The one exit-code table of every command (README, `brightback --help`):
-
         1 a refused run, or any Failed or Blocked site (the fleet did not get where the
         config says, and a person has to act); 2 changes pending (plan) or made (apply,
         reconcile); 0 nothing to do or nothing changed. Drift on an observe-only site and
@@ -176,18 +178,34 @@ class RunReport:
         return EXIT_CHANGES if self.count(changed) else EXIT_OK
 
     def summary(self) -> dict[str, int]:
-        counts = {status.value: self.count(status) for status in SiteStatus}
-        planned = [s.plan for s in self.sites if s.plan is not None]
-        counts["sites"] = len(self.sites)
-        counts["steps_planned"] = sum(len(p.steps) for p in planned)
-        counts["destructive_steps"] = sum(1 for p in planned for s in p.steps if s.destructive)
-        counts["steps_applied"] = sum(
-            1 for s in self.sites for o in s.outcomes if o.status is StepStatus.APPLIED
-        )
-        counts["steps_failed"] = sum(
-            1 for s in self.sites for o in s.outcomes if o.status is StepStatus.FAILED
-        )
-        return counts
+        """Counts by status and of steps, made in one walk over the sites and kept: a
+        fleet pass's sites are read back from its spool file, once."""
+        known: dict[str, int] | None = self.__dict__.get("_summary")
+        if known is None:
+            known = empty_summary()
+            for site in self.sites:
+                add_to_summary(known, site)
+            object.__setattr__(self, "_summary", known)
+        return dict(known)
+
+
+def empty_summary() -> dict[str, int]:
+    counts = {status.value: 0 for status in SiteStatus}
+    counts.update(sites=0, steps_planned=0, destructive_steps=0, steps_applied=0, steps_failed=0)
+    return counts
+
+
+def add_to_summary(counts: dict[str, int], site: SiteReport) -> None:
+    counts[site.status.value] += 1
+    counts["sites"] += 1
+    if site.plan is not None:
+        counts["steps_planned"] += len(site.plan.steps)
+        counts["destructive_steps"] += sum(1 for s in site.plan.steps if s.destructive)
+    for outcome in site.outcomes:
+        if outcome.status is StepStatus.APPLIED:
+            counts["steps_applied"] += 1
+        elif outcome.status is StepStatus.FAILED:
+            counts["steps_failed"] += 1
 
 
 Renderer = Callable[[RunReport, TextIO], None]
@@ -224,6 +242,8 @@ __all__ = [
     "Section",
     "SiteReport",
     "SiteStatus",
+    "add_to_summary",
+    "empty_summary",
     "render",
     "site_status",
 ]

@@ -21,6 +21,16 @@ REPORT_FORMAT = "brightback-gitops/report/v1"
 PRETTY_MAX_SITES = 200
 
 
+class RawJSON(str):
+    """Text that already is compact JSON, written by `iter_json` as it is (an entry kept
+    on disk as the file will hold it, copied rather than parsed and re-encoded)."""
+
+
+def compact_json(value: Any, *, sort_keys: bool = False) -> str:
+    """What `iter_json` writes for a small value: the C encoder, no spaces."""
+    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"))
+
+
 def outcome_to_dict(outcome: StepOutcome) -> dict[str, Any]:
     return {
         "action": outcome.step.action.value,
@@ -114,7 +124,9 @@ def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterato
     without holding a big fleet's document as one string (plus its encoded copy) in
     memory, which would raise the peak RSS at the end of a big pass.
     """
-    if isinstance(value, Mapping) and (depth < 2 or len(value) > BIG):
+    if isinstance(value, RawJSON):
+        yield value
+    elif isinstance(value, Mapping) and (depth < 2 or len(value) > BIG):
         # Keys sorted alone, each value fetched as it is written: a lazy mapping (the
         # state's sites) builds one entry at a time.
         keys = sorted(value) if sort_keys else value
@@ -131,7 +143,7 @@ def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterato
             yield from iter_json(item, sort_keys=sort_keys, depth=depth + 1)
         yield "]"
     else:
-        yield json.dumps(value, sort_keys=sort_keys, separators=(",", ":"))
+        yield compact_json(value, sort_keys=sort_keys)
 
 
 def write_json(value: Any, stream: TextIO, *, sort_keys: bool = False) -> None:
@@ -164,6 +176,8 @@ __all__ = [
     "BIG",
     "PRETTY_MAX_SITES",
     "REPORT_FORMAT",
+    "RawJSON",
+    "compact_json",
     "iter_json",
     "outcome_to_dict",
     "render",

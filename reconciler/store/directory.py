@@ -2,7 +2,8 @@
 
 The state file, the last report and the site lock files stay exactly what they were
 (reconciler/fleet/state.py and lock.py do the file work, schema checks included); this
-class only puts them behind the `Store` interface. Sites are buffered and written in one
+class only puts them behind the `Store` interface. Sites are buffered (in a temporary file,
+so memory does not grow with the fleet) and written in one
 atomic replace at the end of the pass, so a kill -9 loses that pass's memory and nothing
 else: the file is whole, from the pass before. Shards on one machine share the directory:
 each keeps its own `last-report.shard-I-of-N.json`, and the fleet-wide destructive counts
@@ -21,7 +22,7 @@ from typing import Any
 
 from reconciler.fleet.lock import Lease, site_lock
 from reconciler.fleet.shard import Shard
-from reconciler.fleet.state import REPORT_FILE, FleetState, SiteState, StateStore
+from reconciler.fleet.state import REPORT_FILE, FleetState, PendingSites, SiteState, StateStore
 from reconciler.fleet.state import write_json_atomic as _write_json_atomic
 from reconciler.store._base import PassNote
 
@@ -41,7 +42,7 @@ class DirectoryStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.files = StateStore(self.directory)
-        self._pending: dict[str, SiteState] = {}
+        self._pending = PendingSites()
         self._guard = threading.Lock()
 
     @property
@@ -54,7 +55,7 @@ class DirectoryStore:
 
     def record_site(self, state: SiteState) -> None:
         with self._guard:
-            self._pending[state.site] = state
+            self._pending.add(state)
 
     def finish_pass(
         self, note: PassNote, removed: Collection[str], orphans: Sequence[Mapping[str, Any]]
@@ -62,15 +63,18 @@ class DirectoryStore:
         """Merge this pass's sites into the file as it is now (another reconciler may have
         written other sites meanwhile). Orphans live in the report, as they always have."""
         with self._guard:
-            pending, self._pending = self._pending, {}
-        with self.files.locked():
-            current = self.files.load()
-            current.passes = max(current.passes, note.pass_no)
-            current.sites.update(pending)
-            for site in removed:
-                current.sites.pop(site, None)
-            current.writer = note.writer()
-            self.files.save(current)
+            pending, self._pending = self._pending, PendingSites()
+        try:
+            with self.files.locked():
+                current = self.files.load()
+                current.passes = max(current.passes, note.pass_no)
+                for site in removed:
+                    current.sites.pop(site, None)
+                    pending.drop(site)
+                current.writer = note.writer()
+                self.files.save_merged(current, pending)
+        finally:
+            pending.close()
 
     @contextmanager
     def site_lock(self, site: str, pass_no: int) -> Iterator[Lease]:
@@ -128,7 +132,10 @@ class DirectoryStore:
         return found
 
     def close(self) -> None:
-        """Nothing held between calls: lock files are released by their `with` blocks."""
+        """Lock files are released by their `with` blocks; only the buffer of settled
+        sites (a temporary file) is held between calls."""
+        with self._guard:
+            self._pending.close()
 
 
 def _read_object(path: Path) -> dict[str, Any]:
