@@ -231,3 +231,31 @@ def test_a_killed_runners_site_lock_vanishes_with_its_session(pg_url: str) -> No
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+def test_a_site_recorded_twice_in_a_pass_keeps_its_last_state(store: Store) -> None:
+    store.record_site(site("acme", last_version=1))
+    store.record_site(site("acme", last_version=2, in_sync=True))
+    store.finish_pass(PassNote(pass_no=1), (), ())
+    loaded = store.load().sites["acme"]
+    assert (loaded.last_version, loaded.in_sync) == (2, True)
+
+
+def test_a_big_pass_merges_into_the_sites_already_stored(store: Store) -> None:
+    """Past 200 sites the directory store streams its file from the pass's buffer: the
+    sites it did not touch (an earlier pass's, another reconciler's) stay as they were."""
+    first = [site(f"s{n:03d}", last_version=n) for n in range(260)]
+    for state in first:
+        store.record_site(state)
+    store.finish_pass(PassNote(pass_no=1), (), ())
+    store.record_site(site("s007", last_version=700, last_error="boom"))
+    store.record_site(site("new", last_version=1))
+    store.finish_pass(PassNote(pass_no=2), {"s100"}, ())
+    loaded = store.load()
+    assert len(loaded.sites) == 260 and "s100" not in loaded.sites
+    assert (
+        loaded.sites["s007"].to_dict()
+        == site("s007", last_version=700, last_error="boom").to_dict()
+    )
+    assert loaded.sites["s259"].to_dict() == first[259].to_dict()
+    assert loaded.sites["new"].last_version == 1 and loaded.passes == 2

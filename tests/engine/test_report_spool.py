@@ -1,0 +1,111 @@
+"""A fleet pass's site reports kept on disk: read back in report order, same report bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from types import MappingProxyType
+
+import pytest
+
+from reconciler.fleet.section import FleetSite
+from reconciler.report import RunReport, SiteStatus
+from reconciler.report.json_report import PRETTY_MAX_SITES, report_to_dict, write_document
+from reconciler.report.spool import SiteSpool, SpooledSite
+
+from .test_reports import applied_site, blocked_site, in_sync_site
+
+
+def fleet_site(failures: int = 0) -> FleetSite:
+    return FleetSite(
+        drift=(), failures=failures, retry_after_pass=0, flapping=None, skipped=None, probe=None
+    )
+
+
+def spooled(reports: list[SpooledSite]) -> SiteSpool:
+    spool = SiteSpool()
+    for record in reports:
+        spool.append(record)
+    return spool
+
+
+def test_reports_come_back_in_report_order_whatever_order_the_sites_finished_in() -> None:
+    sites = [in_sync_site(f"site-{n:03d}") for n in range(40)] + [blocked_site("aaa-first")]
+    finished = sites[:]
+    random.Random(7).shuffle(finished)
+    spool = spooled([SpooledSite(s, fleet_site(), {"team": s.name}) for s in finished])
+    from_disk = RunReport("reconcile", spool.sites())
+    in_memory = RunReport("reconcile", tuple(sites))
+    assert [s.name for s in from_disk.sites] == [s.name for s in in_memory.sites]
+    assert list(from_disk.sites) == list(in_memory.sites)
+    assert from_disk.sites[0].name == "aaa-first" and from_disk.sites[-1] == in_memory.sites[-1]
+    assert from_disk.sites[2:4] == list(in_memory.sites[2:4])
+    assert from_disk.summary() == in_memory.summary()
+    assert from_disk.exit_code == in_memory.exit_code == 1  # the blocked site
+
+
+def test_a_big_spooled_report_prints_the_same_bytes_as_one_held_in_memory() -> None:
+    sites = [in_sync_site(f"site-{n:04d}") for n in range(PRETTY_MAX_SITES + 20)]
+    sites.append(applied_site())
+    spool = spooled([SpooledSite(s) for s in reversed(sites)])
+    printed: dict[str, str] = {}
+    for label, report in (
+        ("disk", RunReport("reconcile", spool.sites())),
+        ("memory", RunReport("reconcile", tuple(sites))),
+    ):
+        out = io.StringIO()
+        write_document(report_to_dict(report, lazy=True), out)
+        printed[label] = out.getvalue()
+    assert printed["disk"] == printed["memory"]
+    summary = json.loads(printed["disk"])["summary"]
+    assert summary["failed"] == 1 and summary["steps_applied"] == summary["steps_failed"] == 1
+
+
+def test_the_summary_is_counted_in_one_walk_over_the_spool() -> None:
+    spool = spooled([SpooledSite(in_sync_site(f"s{n}")) for n in range(10)])
+    reads = 0
+    record = spool.record
+
+    def counting(position: int) -> SpooledSite:
+        nonlocal reads
+        reads += 1
+        return record(position)
+
+    spool.record = counting  # type: ignore[method-assign]
+    report = RunReport("reconcile", spool.sites())
+    assert report.exit_code == 0 and report.count(SiteStatus.IN_SYNC) == 10
+    assert report.summary()["sites"] == 10
+    assert reads == 10
+
+
+def test_fleet_entries_are_found_by_name_and_a_site_without_one_is_not_listed() -> None:
+    spool = spooled(
+        [
+            SpooledSite(in_sync_site("beta"), fleet_site(failures=2)),
+            SpooledSite(in_sync_site("alpha"), fleet_site()),
+            SpooledSite(in_sync_site("orphan"), None),  # orphans have no fleet entry
+        ]
+    )
+    entries = spool.fleet_sites()
+    assert list(entries) == ["alpha", "beta"] and len(entries) == 2
+    assert entries["beta"].failures == 2 and "orphan" not in entries
+    with pytest.raises(KeyError):
+        entries["gamma"]
+
+
+def test_labels_and_read_only_mappings_survive_the_spool() -> None:
+    frozen = MappingProxyType({"region": "eu"})
+    spool = spooled([SpooledSite(in_sync_site("acme"), fleet_site(), frozen)])
+    assert spool.sites().labels("acme") == {"region": "eu"}
+    assert spool.sites().labels("nobody") == {}
+
+
+def test_states_held_while_the_config_loads_are_read_back_and_later_ones_are_not() -> None:
+    spool = SiteSpool()
+    spool.append(SpooledSite(in_sync_site("a"), state={"site": "a"}))
+    spool.append(SpooledSite(in_sync_site("b"), state={"site": "b"}))
+    where = spool.snapshot()
+    spool.append(SpooledSite(in_sync_site("c")))  # finished after: recorded directly
+    assert list(spool.states(where)) == [{"site": "a"}, {"site": "b"}]
+    assert list(spool.states(spool.snapshot())) == [{"site": "a"}, {"site": "b"}]
