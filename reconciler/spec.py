@@ -127,27 +127,33 @@ def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
 
 def _load_files(paths: Sequence[str | Path], skipped: list[str]) -> Iterator[Desired]:
     """The one loading loop: yield each file's valid documents as it is checked, note the
-    files a directory walk skipped, and raise every problem at the end."""
+    files a directory walk skipped, and raise every problem at the end.
+
+    Only each site's and name's first declaration is kept for the cross-file checks, not
+    the documents: a pass reading a big fleet while it loads holds no more of the config
+    than the sites in flight (memory flat in fleet size)."""
     problems: list[SpecProblem] = []
-    loaded: list[_Loaded] = []
+    declared = _Declared()
+    count = 0
     files, missing = _discover(paths)
     problems.extend(missing)
     explicit = {str(Path(p)) for p in paths}
     for name, base_dir, data in _read_all(files, problems):
         strict = name in explicit or name == "<stdin>"
-        before = len(loaded)
-        if not _load_one_file(data, name, base_dir, loaded, problems, strict=strict):
+        batch: list[_Loaded] = []
+        if not _load_one_file(data, name, base_dir, batch, problems, strict=strict):
             skipped.append(name)
-        for entry in loaded[before:]:
+        for entry in batch:
+            problems.extend(declared.again(entry))
             yield entry.desired
-        if len(loaded) > MAX_DOCUMENTS:
+        count += len(batch)
+        if count > MAX_DOCUMENTS:
             message = (
                 f"more than {MAX_DOCUMENTS} documents in all (the last read is in this "
                 "file); run separate reconcilers (shards) over parts of the config"
             )
             problems.append(SpecProblem(name, 1, 1, "", message))
             break
-    problems.extend(_fleet_problems(loaded))
     if problems:
         raise SpecError(sorted(problems, key=lambda p: (p.file, p.line, p.column, p.field)))
 
@@ -232,25 +238,28 @@ def desired_to_document(desired: Desired) -> dict[str, Any]:
 def discover_files(paths: Sequence[str | Path]) -> tuple[list[str | Path], list[SpecProblem]]:
     """Expand directories (recursively, sorted, *.yaml/*.yml, hidden entries skipped)."""
     found, problems = _discover(paths)
-    return [entry for entry, _ in found], problems
+    return [entry if entry == STDIN else Path(entry) for entry, _ in found], problems
 
 
-_Found = tuple[str | Path, Path | None]  # a file (or `-`) and its resolved path
+# A file (or `-`) and its resolved path, as strings for a directory walk's files: a big
+# fleet's list of files is held while it loads, and two Paths cost ~4x two strings.
+_Found = tuple[str | Path, str | None]
 
 
 def _discover(paths: Sequence[str | Path]) -> tuple[list[_Found], list[SpecProblem]]:
     found: list[_Found] = []
     problems: list[SpecProblem] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for raw in paths:
         if str(raw) == STDIN:
             found.append((STDIN, None))
             continue
         path = Path(raw)
+        candidates: list[tuple[str | Path, str]]
         if path.is_dir():
-            candidates = _yaml_files_under(path, problems)
+            candidates = list(_yaml_files_under(path, problems))
         elif path.is_file():
-            candidates = [(path, path.resolve())]
+            candidates = [(path, str(path.resolve()))]
         else:
             problems.append(SpecProblem(str(path), 1, 1, "", _not_a_file(path)))
             continue
@@ -280,7 +289,7 @@ def _not_a_file(path: Path) -> str:
     return "not a regular file or directory"
 
 
-def _yaml_files_under(root: Path, problems: list[SpecProblem]) -> list[tuple[Path, Path]]:
+def _yaml_files_under(root: Path, problems: list[SpecProblem]) -> list[tuple[str, str]]:
     """Every YAML file below `root` with its resolved path, in `Path` order.
 
     Nothing under the config is passed over in silence: a site in a directory the walk
@@ -345,7 +354,7 @@ def _yaml_files_under(root: Path, problems: list[SpecProblem]) -> list[tuple[Pat
                 continue
             found.append(((*relative, name), entry.path, resolved))
     found.sort(key=lambda item: item[0])
-    return [(Path(path), Path(resolved)) for _, path, resolved in found]
+    return [(path, resolved) for _, path, resolved in found]
 
 
 def _read_all(
@@ -361,17 +370,20 @@ def _read_all(
         path = Path(entry)
         try:
             with path.open("rb") as handle:
-                if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+                size = os.fstat(handle.fileno()).st_size
+                if size > MAX_FILE_BYTES:
                     limit = MAX_FILE_BYTES // (1024 * 1024)
                     problems.append(
                         SpecProblem(str(path), 1, 1, "", f"file is larger than {limit} MiB")
                     )
                     continue
-                data = handle.read(MAX_FILE_BYTES + 1)
+                # Asked for its size (+1 to see growth), not the cap: a read of the cap
+                # allocates 8 MiB per file before shrinking (an mmap and munmap per site).
+                data = handle.read(size + 1)
         except OSError as exc:
             problems.append(SpecProblem(str(path), 1, 1, "", f"cannot read: {exc.strerror}"))
             continue
-        yield str(path), (resolved or path.resolve()).parent, data
+        yield str(path), (Path(resolved) if resolved else path.resolve()).parent, data
 
 
 def _load_one_file(
@@ -515,6 +527,35 @@ def _key_like_paths(value: Any, path: tuple[str | int, ...]) -> list[tuple[str |
 
 def _may_be_key(text: str) -> bool:
     return ("live_" in text or "test_" in text) and _schema.looks_like_api_key(text)
+
+
+class _Declared:
+    """Where each site and each name was first declared, for `_fleet_problems`' rules
+    checked one document at a time."""
+
+    def __init__(self) -> None:
+        self._first: list[dict[str, tuple[str, int]]] = [{} for _ in _FLEET_FIELDS]
+
+    def again(self, entry: _Loaded) -> list[SpecProblem]:
+        """The problems of `entry` declaring a site or name declared before."""
+        problems: list[SpecProblem] = []
+        for index, (attribute, field, noun) in enumerate(_FLEET_FIELDS):
+            key = getattr(entry.desired, attribute)
+            line, column = entry.positions[index]
+            first = self._first[index].setdefault(key, (entry.filename, line))
+            if first == (entry.filename, line):
+                continue
+            problems.append(
+                SpecProblem(
+                    entry.filename,
+                    line,
+                    column,
+                    field,
+                    f"{noun} {key!r} is already declared at {first[0]}:{first[1]}; "
+                    f"each {noun} may be declared once",
+                )
+            )
+        return problems
 
 
 def _fleet_problems(loaded: Sequence[_Loaded]) -> list[SpecProblem]:

@@ -7,7 +7,6 @@ keeping 10,000 of them until the duplicate-site check ran cost the reconciler ~1
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from reconciler import spec
 from reconciler._yaml import Document
 from reconciler.errors import SpecError, SpecProblem
+from reconciler.model import Desired
 
 from .test_loader import VALID
 
@@ -31,15 +31,31 @@ def test_parsed_documents_are_released_before_the_cross_file_checks(
         text = VALID.replace("acme", f"acme{i}")
         (tmp_path / f"site{i}.yaml").write_text(text, encoding="utf-8")
     alive_at_check: list[int] = []
-    original = spec._fleet_problems
+    original = spec._Declared.again
 
-    def counting(loaded: Sequence[spec._Loaded]) -> list[SpecProblem]:
+    def counting(self: spec._Declared, entry: spec._Loaded) -> list[SpecProblem]:
         alive_at_check.append(live_documents())
-        return original(loaded)
+        return original(self, entry)
 
-    monkeypatch.setattr(spec, "_fleet_problems", counting)
+    monkeypatch.setattr(spec._Declared, "again", counting)
     assert len(spec.load([tmp_path])) == 20
-    assert alive_at_check == [0]
+    assert alive_at_check == [0] * 20
+
+
+def test_loading_a_fleet_one_document_at_a_time_holds_none_of_the_earlier_ones(
+    tmp_path: Path,
+) -> None:
+    """A pass that reads sites while the config loads drops each site when it is done;
+    the loader itself must not keep them until the end (memory flat in fleet size)."""
+    for i in range(30):
+        text = VALID.replace("acme", f"acme{i}")
+        (tmp_path / f"site{i:02d}.yaml").write_text(text, encoding="utf-8")
+    alive: list[int] = []
+    for desired in spec.iter_load([tmp_path]):
+        del desired
+        gc.collect()
+        alive.append(sum(isinstance(obj, Desired) for obj in gc.get_objects()))
+    assert len(alive) == 30 and max(alive) <= 1
 
 
 def test_duplicates_still_point_at_both_declarations_after_release(tmp_path: Path) -> None:
