@@ -50,11 +50,16 @@ def test_loading_a_fleet_one_document_at_a_time_holds_none_of_the_earlier_ones(
     for i in range(30):
         text = VALID.replace("acme", f"acme{i}")
         (tmp_path / f"site{i:02d}.yaml").write_text(text, encoding="utf-8")
+
+    def live_desired() -> int:
+        gc.collect()
+        return sum(isinstance(obj, Desired) for obj in gc.get_objects())
+
+    before = live_desired()  # other tests' objects may still be alive
     alive: list[int] = []
     for desired in spec.iter_load([tmp_path]):
         del desired
-        gc.collect()
-        alive.append(sum(isinstance(obj, Desired) for obj in gc.get_objects()))
+        alive.append(live_desired() - before)
     assert len(alive) == 30 and max(alive) <= 1
 
 
