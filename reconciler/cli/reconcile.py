@@ -209,8 +209,11 @@ def _configure_logging(fmt: str) -> None:
 
 def _log_pass(result: PassResult) -> None:
     report = result.report
+    logged = (SiteStatus.FAILED, SiteStatus.APPLIED, SiteStatus.BLOCKED)
+    if not any(report.count(status) for status in logged):
+        return  # nothing to log: no walk over a big pass's spooled sites
     for site in report.sites:
-        if site.status in (SiteStatus.FAILED, SiteStatus.APPLIED, SiteStatus.BLOCKED):
+        if site.status in logged:
             reason = site.conditions[0].reason if site.conditions else None
             level = logging.WARNING if site.status is SiteStatus.FAILED else logging.INFO
             log.log(

@@ -227,11 +227,14 @@ def _finish(
     def labels(name: str) -> Mapping[str, str]:
         return spooled.labels(name) if spooled is not None else {}
 
-    sites: Sequence[dict[str, Any]] = (
-        LazySites(report.sites, lambda site: {"labels": labels(site.name)})
-        if big
-        else [{**site, "labels": dict(labels(site["name"]))} for site in printed["sites"]]
-    )
+    sites: Sequence[Any]
+    if big and spooled is not None:  # entries copied from the spool's JSON texts
+        printed["sites"] = spooled.entries(labelled=False)
+        sites = spooled.entries(labelled=True)
+    elif big:
+        sites = LazySites(report.sites, lambda site: {"labels": labels(site.name)})
+    else:
+        sites = [{**site, "labels": dict(labels(site["name"]))} for site in printed["sites"]]
     document = {
         **printed,
         "sites": sites,

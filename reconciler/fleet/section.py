@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.fields import Drift
 from reconciler.fleet.drift import ChangedBy, Resolution
+from reconciler.report.spool import SpooledFleetSites
 from reconciler.rules import OrphanAction
 
 
@@ -128,6 +129,13 @@ class FleetSection:
     def stopped(self) -> bool:
         return bool(self.not_attempted)
 
+    def _site_entries(self) -> Mapping[str, Any]:
+        if len(self.sites) <= _MATERIALISED_MAX:
+            return {name: site.to_dict() for name, site in self.sites.items()}
+        if isinstance(self.sites, SpooledFleetSites):
+            return self.sites.entries()  # the JSON texts made as each site finished
+        return _EntriesOnDemand(self.sites)
+
     def to_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "pass": self.pass_no,
@@ -137,11 +145,7 @@ class FleetSection:
             "stopped": self.stopped,
             "not_attempted": sorted(self.not_attempted),
             "not_reached": sorted(self.not_reached),
-            "sites": (
-                _EntriesOnDemand(self.sites)
-                if len(self.sites) > _MATERIALISED_MAX
-                else {name: site.to_dict() for name, site in self.sites.items()}
-            ),
+            "sites": self._site_entries(),
         }
         if self.shard is not None:
             document["shard"] = dict(self.shard)

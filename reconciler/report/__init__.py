@@ -182,9 +182,11 @@ class RunReport:
         fleet pass's sites are read back from its spool file, once."""
         known: dict[str, int] | None = self.__dict__.get("_summary")
         if known is None:
-            known = empty_summary()
-            for site in self.sites:
-                add_to_summary(known, site)
+            known = getattr(self.sites, "counted", None)  # counted as a spool was written
+            if known is None:
+                known = empty_summary()
+                for site in self.sites:
+                    add_to_summary(known, site)
             object.__setattr__(self, "_summary", known)
         return dict(known)
 

@@ -56,7 +56,12 @@ def site_to_dict(site: SiteReport) -> dict[str, Any]:
     }
 
 
-class LazySites(Sequence[dict[str, Any]]):
+class Streamed(Sequence[Any]):
+    """A sequence `iter_json` writes item by item at any depth, and `write_document`
+    never indents: a big report's entries, made or read one at a time."""
+
+
+class LazySites(Streamed):
     """A report's per-site entries, each built when it is read and then dropped.
 
     A 10,000-site report held as dicts costs tens of MB on top of the `SiteReport`s they
@@ -135,7 +140,7 @@ def iter_json(value: Any, *, sort_keys: bool = False, depth: int = 0) -> Iterato
             yield ("," if index else "") + json.dumps(str(key)) + ":"
             yield from iter_json(value[key], sort_keys=sort_keys, depth=depth + 1)
         yield "}"
-    elif isinstance(value, list | tuple | LazySites) and (depth < 2 or len(value) > BIG):
+    elif isinstance(value, list | tuple | Streamed) and (depth < 2 or len(value) > BIG):
         yield "["
         for index, item in enumerate(value):
             if index:
@@ -161,7 +166,7 @@ def write_document(document: Mapping[str, Any], stream: TextIO) -> None:
     """Print a report already turned into a dict (the fleet reconciler builds it once
     for stdout and `last-report.json`), indented unless the fleet is big."""
     sites = document.get("sites")
-    if not isinstance(sites, list | LazySites) or len(sites) <= PRETTY_MAX_SITES:
+    if not isinstance(sites, list | Streamed) or len(sites) <= PRETTY_MAX_SITES:
         stream.write(json.dumps(document, indent=2))
     else:
         write_json(document, stream)
@@ -177,6 +182,7 @@ __all__ = [
     "PRETTY_MAX_SITES",
     "REPORT_FORMAT",
     "RawJSON",
+    "Streamed",
     "compact_json",
     "iter_json",
     "outcome_to_dict",

@@ -2,11 +2,12 @@
 
 A fleet pass used to hold every site's `SiteReport` (with its `Live` and `Plan`), its
 fleet entry and its labels until the report was written at the end: about 7 KB a site, so
-a 50,000-site scan peaked over 400 MB (bench/README.md, issue 17). Here each site's
-record is pickled to an unnamed temporary file as soon as the site is finished, and only
-its name, Chargebee site and file offset stay in memory (~150 bytes). The report's
-renderers, the summary and the JSON writers read the records back one at a time, in the
-report's order (by name), so memory stays flat in fleet size.
+a 50,000-site scan peaked over 400 MB (bench/README.md, issue 17). Here each site is
+written to an unnamed temporary file as soon as it is finished, and only its name,
+Chargebee site and place in the file stay in memory. The record holds the site's report
+entry and fleet entry as the JSON text the report will hold (made once, in the worker that
+finished the site; the report writers copy it), and the objects pickled for the renderers
+that need them (text, Markdown, metrics). The summary is counted as sites are added.
 
 The file is created by this process, readable only by it (mode 0600, unlinked at once)
 and read back by it: pickle is safe here. Reports never hold a key (secrets are redacted
@@ -20,6 +21,7 @@ import copyreg
 import io
 import os
 import pickle
+import struct
 import tempfile
 import threading
 import weakref
@@ -28,7 +30,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, overload
 
-from reconciler.report import SiteReport
+from reconciler.report import SiteReport, add_to_summary, empty_summary
+from reconciler.report.json_report import RawJSON, Streamed, compact_json, site_to_dict
+
+# Lengths of a record's parts: objects (pickle), report entry, fleet entry, labels (JSON
+# texts), and the site's state while the config loads (pickle, may be empty).
+_HEADER = struct.Struct("<5I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,24 @@ class _Pickler(pickle.Pickler):
     dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_mapping_proxy}
 
 
+def _pickled(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
+
+
+def _unpickled(data: bytes) -> Any:
+    # Only this process wrote the file (unnamed, 0600): its pickles are our own.
+    return pickle.loads(data)  # noqa: S301
+
+
+@dataclass(frozen=True, slots=True)
+class _Texts:
+    entry: str  # site_to_dict(report), compact
+    fleet: str  # the fleet entry's to_dict(), compact; "" when the site has none
+    labels: str  # compact JSON object
+
+
 class SiteSpool:
     """Append-only store of `SpooledSite` records; safe to append from many threads.
 
@@ -67,22 +92,27 @@ class SiteSpool:
 
     def __init__(self) -> None:
         handle = tempfile.TemporaryFile(prefix="brightback-spool-")  # noqa: SIM115 - kept open
-        self._file = handle
         self._fd = handle.fileno()
         self._closer = weakref.finalize(self, handle.close)  # closed with the last view
         self._end = 0
         self._lock = threading.Lock()
-        # (name, site, offset, length): a tuple of two strings the pass holds anyway.
+        # (name, site, offset, length): two strings the pass holds anyway, two ints.
         self._index: list[tuple[str, str, int, int]] = []
         self._sorted = True
-        self._last: tuple[int, SpooledSite] | None = None  # the record read last
+        self._last: tuple[int, bytes] | None = None  # the record read last
         self.with_fleet = 0  # records that have a fleet entry
+        self.counts = empty_summary()  # RunReport.summary() of the records so far
 
     def append(self, record: SpooledSite) -> None:
-        buffer = io.BytesIO()
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(record)
-        data = buffer.getvalue()
-        key = (record.report.name, record.report.site)
+        report = record.report
+        entry = compact_json(site_to_dict(report)).encode()
+        fleet = b"" if record.fleet is None else compact_json(record.fleet.to_dict()).encode()
+        labels = compact_json(dict(record.labels or {})).encode()
+        state = _pickled(record.state) if record.state is not None else b""
+        objects = _pickled((report, record.fleet, record.labels))
+        parts = (objects, entry, fleet, labels, state)
+        data = _HEADER.pack(*(len(part) for part in parts)) + b"".join(parts)
+        key = (report.name, report.site)
         with self._lock:
             offset = self._end
             os.pwrite(self._fd, data, offset)
@@ -91,6 +121,7 @@ class SiteSpool:
                 self._sorted = False
             self._index.append((*key, offset, len(data)))
             self.with_fleet += record.fleet is not None
+            add_to_summary(self.counts, report)
 
     def __len__(self) -> int:
         return len(self._index)
@@ -103,20 +134,22 @@ class SiteSpool:
     def states(self, where: list[tuple[int, int]]) -> Iterator[Any]:
         """The states held by the records at `where`, read back one at a time."""
         for offset, length in where:
-            found = self._read(offset, length)
-            if found.state is not None:
-                yield found.state
+            data = os.pread(self._fd, length, offset)
+            sizes = _HEADER.unpack_from(data)
+            if sizes[4]:
+                start = _HEADER.size + sum(sizes[:4])
+                yield _unpickled(data[start : start + sizes[4]])
 
     def record(self, position: int) -> SpooledSite:
         """The record at `position` in report order (by name, then site)."""
-        self._order()
-        last = self._last
-        if last is not None and last[0] == position:
-            return last[1]  # the fleet view and the labels read the record just read
-        _, _, offset, length = self._index[position]
-        found = self._read(offset, length)
-        self._last = (position, found)
-        return found
+        objects = self._parts(position)[0]
+        report, fleet, labels = _unpickled(objects)
+        return SpooledSite(report, fleet, labels)
+
+    def texts(self, position: int) -> _Texts:
+        """The JSON texts of the record at `position`, as the report holds them."""
+        _, entry, fleet, labels = self._parts(position)
+        return _Texts(entry.decode(), fleet.decode(), labels.decode())
 
     def position(self, name: str) -> int | None:
         """Where the (first) site named `name` is in report order."""
@@ -139,10 +172,22 @@ class SiteSpool:
     def close(self) -> None:
         self._closer()
 
-    def _read(self, offset: int, length: int) -> SpooledSite:
-        # Only this process wrote the file (unnamed, 0600): its pickles are our own.
-        found: SpooledSite = pickle.loads(os.pread(self._fd, length, offset))  # noqa: S301
-        return found
+    def _parts(self, position: int) -> tuple[bytes, bytes, bytes, bytes]:
+        self._order()
+        last = self._last
+        if last is not None and last[0] == position:
+            data = last[1]  # the fleet entry and the labels read the record just read
+        else:
+            _, _, offset, length = self._index[position]
+            data = os.pread(self._fd, length, offset)
+            self._last = (position, data)
+        sizes = _HEADER.unpack_from(data)
+        found: list[bytes] = []
+        start = _HEADER.size
+        for size in sizes[:4]:
+            found.append(data[start : start + size])
+            start += size
+        return found[0], found[1], found[2], found[3]
 
     def _order(self) -> None:
         if not self._sorted:
@@ -159,6 +204,11 @@ class SpooledSites(Sequence[SiteReport]):
 
     def __init__(self, spool: SiteSpool) -> None:
         self.spool = spool
+
+    @property
+    def counted(self) -> dict[str, int]:
+        """`RunReport.summary()` of these sites, counted as they were added."""
+        return dict(self.spool.counts)
 
     def __len__(self) -> int:
         return len(self.spool)
@@ -183,10 +233,47 @@ class SpooledSites(Sequence[SiteReport]):
             yield self.spool.record(position).report
 
     def labels(self, name: str) -> Mapping[str, str]:
-        """The labels of the site named `name` (the record just read, normally)."""
+        """The labels of the site named `name`."""
         at = self.spool.position(name)
         found = self.spool.record(at).labels if at is not None else None
         return found or {}
+
+    def entries(self, *, labelled: bool) -> RawEntries:
+        """The report's per-site JSON entries, copied from the spool (with the file's
+        `labels` key when `labelled`)."""
+        return RawEntries(self.spool, labelled)
+
+
+class RawEntries(Streamed):
+    """A spool's report entries as JSON text, for `iter_json` to copy one at a time."""
+
+    def __init__(self, spool: SiteSpool, labelled: bool) -> None:
+        self._spool = spool
+        self._labelled = labelled
+
+    def __len__(self) -> int:
+        return len(self._spool)
+
+    @overload
+    def __getitem__(self, index: int) -> RawJSON: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RawJSON]: ...
+
+    def __getitem__(self, index: int | slice) -> RawJSON | list[RawJSON]:
+        if isinstance(index, slice):
+            return [self._entry(i) for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._entry(index)
+
+    def _entry(self, position: int) -> RawJSON:
+        texts = self._spool.texts(position)
+        if not self._labelled:
+            return RawJSON(texts.entry)
+        return RawJSON(f'{texts.entry[:-1]},"labels":{texts.labels}}}')
 
 
 class SpooledFleetSites(Mapping[str, Any]):
@@ -200,7 +287,7 @@ class SpooledFleetSites(Mapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         for position, name in enumerate(self.spool.names()):
-            if self.spool.record(position).fleet is not None:
+            if self.spool.texts(position).fleet:
                 yield name
 
     def __getitem__(self, name: str) -> Any:
@@ -210,8 +297,35 @@ class SpooledFleetSites(Mapping[str, Any]):
             raise KeyError(name)
         return found
 
+    def entries(self) -> Mapping[str, RawJSON]:
+        """The fleet entries as the report's JSON texts, by name."""
+        return RawFleetEntries(self)
+
+
+class RawFleetEntries(Mapping[str, RawJSON]):
+    """`SpooledFleetSites` as JSON text, for `iter_json` to copy one at a time."""
+
+    def __init__(self, sites: SpooledFleetSites) -> None:
+        self._sites = sites
+        self._spool = sites.spool
+
+    def __len__(self) -> int:
+        return len(self._sites)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sites)
+
+    def __getitem__(self, name: str) -> RawJSON:
+        at = self._spool.position(name)
+        text = self._spool.texts(at).fleet if at is not None else ""
+        if not text:
+            raise KeyError(name)
+        return RawJSON(text)
+
 
 __all__ = [
+    "RawEntries",
+    "RawFleetEntries",
     "SiteSpool",
     "SpooledFleetSites",
     "SpooledSite",

@@ -11,7 +11,12 @@ import pytest
 
 from reconciler.fleet.section import FleetSite
 from reconciler.report import RunReport, SiteStatus
-from reconciler.report.json_report import PRETTY_MAX_SITES, report_to_dict, write_document
+from reconciler.report.json_report import (
+    PRETTY_MAX_SITES,
+    report_to_dict,
+    site_to_dict,
+    write_document,
+)
 from reconciler.report.spool import SiteSpool, SpooledSite
 
 from .test_reports import applied_site, blocked_site, in_sync_site
@@ -62,8 +67,9 @@ def test_a_big_spooled_report_prints_the_same_bytes_as_one_held_in_memory() -> N
     assert summary["failed"] == 1 and summary["steps_applied"] == summary["steps_failed"] == 1
 
 
-def test_the_summary_is_counted_in_one_walk_over_the_spool() -> None:
-    spool = spooled([SpooledSite(in_sync_site(f"s{n}")) for n in range(10)])
+def test_the_summary_is_counted_as_sites_are_added_without_reading_them_back() -> None:
+    sites = [in_sync_site(f"s{n}") for n in range(10)] + [applied_site()]
+    spool = spooled([SpooledSite(s) for s in sites])
     reads = 0
     record = spool.record
 
@@ -74,9 +80,25 @@ def test_the_summary_is_counted_in_one_walk_over_the_spool() -> None:
 
     spool.record = counting  # type: ignore[method-assign]
     report = RunReport("reconcile", spool.sites())
-    assert report.exit_code == 0 and report.count(SiteStatus.IN_SYNC) == 10
-    assert report.summary()["sites"] == 10
-    assert reads == 10
+    assert report.exit_code == 1 and report.count(SiteStatus.IN_SYNC) == 10
+    assert report.summary() == RunReport("reconcile", tuple(sites)).summary()
+    assert reads == 0
+
+
+def test_the_json_entries_copied_from_the_spool_are_the_entries_of_the_objects() -> None:
+    sites = [blocked_site(f"b{n}") for n in range(3)] + [applied_site()]
+    spool = spooled(
+        [SpooledSite(s, fleet_site(n), {"n": str(n)}) for n, s in enumerate(reversed(sites))]
+    )
+    by_name = {s.name: s for s in sites}
+    printed = [json.loads(text) for text in spool.sites().entries(labelled=False)]
+    filed = [json.loads(text) for text in spool.sites().entries(labelled=True)]
+    assert [e["name"] for e in printed] == sorted(by_name)
+    assert printed == [site_to_dict(by_name[e["name"]]) for e in printed]
+    assert [e.pop("labels") for e in filed] == [{"n": "3"}, {"n": "2"}, {"n": "1"}, {"n": "0"}]
+    assert filed == printed
+    fleet = spool.fleet_sites().entries()
+    assert json.loads(fleet["beta"]) == fleet_site(0).to_dict() and len(fleet) == 4
 
 
 def test_fleet_entries_are_found_by_name_and_a_site_without_one_is_not_listed() -> None:
