@@ -100,7 +100,9 @@ class PassResult:
     document: dict[str, Any]  # what last-report.json holds
     pass_no: int
     duration_s: float
-    printed: dict[str, Any] = field(default_factory=dict)  # report_to_dict(report)
+    # report_to_dict(report); past 200 sites its `sites` are JSON texts (RawJSON) copied
+    # from the pass's spool, as stdout gets them.
+    printed: dict[str, Any] = field(default_factory=dict)
     drift_found: int = 0
     drift_corrected: int = 0
     stopped: bool = False

@@ -5,11 +5,14 @@ took ~1.6 s before the first request)."""
 from __future__ import annotations
 
 import gc
+import json
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from reconciler.client import Client, ClientConfig
@@ -18,10 +21,11 @@ from reconciler.fleet import passes, sites
 from reconciler.fleet.passes import PassOptions, PassResult, run_pass
 from reconciler.fleet.sites import Planned
 from reconciler.model import Desired
+from reconciler.report.json_report import PRETTY_MAX_SITES
 from reconciler.spec import iter_load, load
 from tests.engine.conftest import Fleet, document
-from tests.fleet._stored import stored
-from tests.fleet.test_reconcile_e2e import connected_site
+from tests.fleet._stored import last_report, stored
+from tests.fleet.test_reconcile_e2e import SCHEMA, connected_site
 
 pytestmark = [pytest.mark.e2e]
 
@@ -174,3 +178,43 @@ def test_a_whole_fleet_pass_reports_what_a_pass_naming_every_site_reports(
         "fresh-live": "drifted",
     }
     assert writes(fleet, since) == []
+
+
+def test_a_big_pass_reports_every_site_it_finished_early_with_labels_and_state(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 200 sites the report's entries are copied from the pass's spool: every site is
+    there once, in name order, with its labels in the stored report, its fleet entry and
+    its state; the one site with writes to make is applied as before."""
+    names = [f"big{n:03d}" for n in range(PRETTY_MAX_SITES + 5)]
+    fleet.add_sites(names[1:], converged=True)
+    fleet.add_site(names[0], published=[(f"{names[0]}-bb", "customer_portal")])
+    write_config(
+        fleet,
+        {
+            f"{name}.yaml": document(name).replace(
+                f"  name: {name}-live\n", f"  name: {name}-live\n  labels:\n    team: t{n % 3}\n"
+            )
+            for n, name in enumerate(reversed(names))
+        },
+    )
+
+    result = one_pass(fleet, monkeypatch)
+
+    assert result.exit_code == 2
+    printed = result.printed
+    entries = [json.loads(text) for text in printed["sites"]]  # copied as JSON text
+    assert [s["name"] for s in entries] == [f"{name}-live" for name in names]
+    assert printed["summary"]["applied"] == 1 and printed["summary"]["in_sync"] == len(names) - 1
+    assert set(printed["fleet"]["sites"]) == {f"{name}-live" for name in names}
+    report = last_report(fleet)
+    assert report is not None and len(report["sites"]) == len(names)
+    jsonschema.validate(report, SCHEMA)
+    labels = {s["name"]: s["labels"] for s in report["sites"]}
+    assert labels["big000-live"] == {"team": f"t{(len(names) - 1) % 3}"}
+    assert labels[f"big{len(names) - 1:03d}-live"] == {"team": "t0"}
+    assert Counter(s["status"] for s in report["sites"]) == {
+        "applied": 1,
+        "in_sync": len(names) - 1,
+    }
+    assert set(stored(fleet).sites) == set(names)
