@@ -61,7 +61,7 @@ def install() -> bool:
     if original is None or not callable(original):  # pragma: no cover - same
         return False
     if not getattr(original, "brightback_hook", False):
-        transport.get_driver_env = _hooked(original)
+        setattr(transport, "get_driver_env", _hooked(original))  # noqa: B010 - private name
     return True
 
 
