@@ -23,6 +23,16 @@ DEFAULT_CONCURRENCY = 4
 SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 # Chromium flags for a quiet, reproducible headless run: no GPU, no sandbox (containers,
 # root in CI), and nothing that phones home or updates itself while we drive it.
+# Chromium keeps only the last --enable-features it is given, and Playwright passes its
+# own before ours: ours repeats Playwright's list (PLAYWRIGHT_ENABLED_FEATURES, Playwright
+# 1.65's chromiumSwitches; tests/console/test_browser_memory.py compares it with what
+# Playwright passes) and adds NetworkServiceInProcess2, which runs the network service
+# inside the browser process rather than in a process of its own (about 10 MB less;
+# bench/README.md). Each browser context keeps its own network context and cookie jar
+# there, as in a separate process; what is lost is only that a crash of the network
+# stack takes the browser down with it instead of a restart of the service.
+PLAYWRIGHT_ENABLED_FEATURES = ("CDPScreenshotNewSurface", "SkipListAccountsWithoutGaiaCookies")
+ENABLED_FEATURES = (*PLAYWRIGHT_ENABLED_FEATURES, "NetworkServiceInProcess2")
 BROWSER_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -30,6 +40,7 @@ BROWSER_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--enable-features=" + ",".join(ENABLED_FEATURES),
 )
 # System browsers, best first, when neither --browser-path nor $BRIGHTBACK_BROWSER names
 # one and Playwright's own Chromium is not installed. A headless run prefers Chromium's
@@ -127,6 +138,7 @@ __all__ = [
     "BROWSER_ENV",
     "CONSOLE_URL_ENV",
     "DEFAULT_CONSOLE_URL",
+    "ENABLED_FEATURES",
     "PASSWORD_ENV",
     "ConsoleConfig",
     "is_headless_shell",

@@ -12,12 +12,44 @@ import pytest
 
 from reconciler.console import BrowserPool, ConsoleConfig
 from reconciler.console.browser import Tab
+from reconciler.console.config import ENABLED_FEATURES
 from reconciler.console.driver import DRIVER_NODE_OPTIONS, NODE_OPTIONS
 
 from .conftest import ConsoleWorld, _need_chromium
 from .test_console_behaviour import _connected
 
 pytestmark = pytest.mark.browser
+
+
+def _children(parent: int) -> dict[int, list[bytes]]:
+    """The processes whose parent is `parent`: pid -> command-line words."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    # Chromium rewrites its helpers' titles: arguments joined by spaces
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+                    found[int(entry.name)] = cmdline.split()
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def _descendants(root: int) -> dict[int, list[bytes]]:
+    found: dict[int, list[bytes]] = {}
+    todo = [root]
+    while todo:
+        below = _children(todo.pop())
+        found.update(below)
+        todo.extend(below)
+    return found
+
+
+def _flag(words: list[bytes], prefix: bytes) -> list[bytes]:
+    """The values given to a switch (every time it is given), e.g. [b"renderer"]."""
+    return [w[len(prefix) :] for w in words if w.startswith(prefix)]
 
 
 def _drivers() -> dict[int, dict[str, str]]:
@@ -52,6 +84,34 @@ def test_the_driver_gets_its_node_options_and_the_process_environment_does_not(
         (env,) = started.values()
         assert env[NODE_OPTIONS].split() == [*DRIVER_NODE_OPTIONS, "--stack-trace-limit=20"]
         assert os.environ[NODE_OPTIONS] == "--stack-trace-limit=20"
+    finally:
+        pool.close()
+
+
+def test_our_enable_features_keeps_playwrights_and_folds_the_network_service(
+    tmp_path: Path,
+) -> None:
+    """Chromium keeps only the last --enable-features: ours must carry Playwright's."""
+    before = set(_drivers())
+    pool = BrowserPool(ConsoleConfig(state_dir=tmp_path, browser_path=_need_chromium()), list)
+    try:
+
+        async def blank(tab: Tab) -> None:  # a page, so the network service is needed
+            await tab.page.goto("data:text/html,<p>hello</p>")
+
+        pool.run("blank", "blank", blank, storage_state=None)
+        (driver,) = set(_drivers()) - before
+        below = _descendants(driver)  # /usr/bin/chromium-headless-shell is a shell script
+        browser = next(
+            words
+            for words in below.values()
+            if b"--remote-debugging-pipe" in words and not _flag(words, b"--type=")
+        )
+        given = [f.decode().split(",") for f in _flag(browser, b"--enable-features=")]
+        assert given[-1] == list(ENABLED_FEATURES)
+        assert set(given[0]) <= set(given[-1])  # Playwright's, then ours
+        # the page's network went through the browser process: no network service
+        assert not [w for w in below.values() if _flag(w, b"--utility-sub-type=network.")]
     finally:
         pool.close()
 
