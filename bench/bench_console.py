@@ -69,6 +69,15 @@ def _memory_kb(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
+def _cpu_s(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (0 once it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _children() -> dict[int, int]:
     """pid -> parent pid for every process."""
     parents = {}
@@ -118,6 +127,10 @@ class PeakMemory:
         self.peak_rss_kb = 0
         self.peak_by_kind: dict[str, tuple[int, int]] = {}  # kind -> (processes, PSS kB)
         self._last: dict[int, tuple[int, int]] = {}
+        # pid -> (kind, CPU seconds at its last sample): a process's CPU by the time it
+        # exits (up to one sampling interval short)
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self._own_cpu_before = _cpu_s(os.getpid())  # this process ran earlier rows too
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -133,7 +146,17 @@ class PeakMemory:
                     changed = True
         sizes = {pid: _memory_kb(pid) for pid in mine}
         self._last = sizes
+        for pid in mine:
+            kind = self.cpu[pid][0] if pid in self.cpu else _kind(pid)
+            self.cpu[pid] = (kind, max(_cpu_s(pid), self.cpu.get(pid, ("", 0.0))[1]))
         return sum(p for p, _ in sizes.values()), sum(r for _, r in sizes.values())
+
+    def cpu_by_kind(self) -> dict[str, float]:
+        kinds: dict[str, float] = {}
+        for pid, (kind, seconds) in self.cpu.items():
+            spent = seconds - (self._own_cpu_before if pid == os.getpid() else 0.0)
+            kinds[kind] = kinds.get(kind, 0.0) + spent
+        return kinds
 
     def _sample(self) -> None:
         pss, rss = self._total()
@@ -291,6 +314,11 @@ def run(emulator: RunningEmulator, browser: str, sites: int, concurrency: int) -
         "peak_pss_by_process_kind": {
             kind: f"{count}x {kb / 1024:.0f}MB"
             for kind, (count, kb) in sorted(memory.peak_by_kind.items(), key=lambda kv: -kv[1][1])
+        },
+        "cpu_s_by_process_kind": {
+            kind: round(seconds, 1)
+            for kind, seconds in sorted(memory.cpu_by_kind().items(), key=lambda kv: -kv[1])
+            if seconds >= 0.1
         },
         "browser": browser,
         "load_average": " ".join(f"{v:.2f}" for v in os.getloadavg()),
