@@ -28,11 +28,12 @@ from typing import Any
 # `--max-semi-space-size=1` caps each of V8's young-generation semi-spaces at 1 MB (the
 # default lets them grow to 16 MB and more): the driver's messages are short-lived, so
 # young collections just run more often. `--jitless` runs the driver's JavaScript in V8's
-# interpreter, without compiled code (about 20 MB less; the driver's CPU time measured the
-# same, as its work is mostly waiting and JSON). It also turns WebAssembly off, which
-# Playwright 1.65's driver uses only to encode WebP screenshots of other browsers than
-# Chromium. A hard heap cap (`--max-old-space-size`) measured a few MB less again and was
-# not kept: a long traced run that outgrew it would crash the driver (bench/README.md).
+# interpreter, without compiled code (about 20 MB less, for ~0.5 s more driver CPU per
+# 8-site bench run, ~2% of the run's CPU: its work is mostly I/O and JSON). It also turns
+# WebAssembly off, which Playwright 1.65's driver uses only to encode WebP screenshots of
+# other browsers than Chromium. A hard heap cap (`--max-old-space-size`) measured a few
+# MB less again and was not kept: a long traced run that outgrew it would crash the
+# driver (bench/README.md).
 DRIVER_NODE_OPTIONS = ("--max-semi-space-size=1", "--jitless")
 NODE_OPTIONS = "NODE_OPTIONS"
 
