@@ -43,6 +43,11 @@ class AdminClient:
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(30.0, connect=5.0),
+            # The emulator (uvicorn) closes a connection idle for 5 s, httpx's own expiry:
+            # a call made just as both expire went out on a socket the server was closing
+            # ("Server disconnected without sending a response", once in CI). Dropping
+            # idle connections well before the server does closes that race.
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
 
     def close(self) -> None:
