@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import copyreg
 import io
+import json
 import os
 import pickle
 import struct
@@ -109,7 +110,7 @@ class SiteSpool:
         fleet = b"" if record.fleet is None else compact_json(record.fleet.to_dict()).encode()
         labels = compact_json(dict(record.labels or {})).encode()
         state = _pickled(record.state) if record.state is not None else b""
-        objects = _pickled((report, record.fleet, record.labels))
+        objects = _pickled((report, record.fleet))
         parts = (objects, entry, fleet, labels, state)
         data = _HEADER.pack(*(len(part) for part in parts)) + b"".join(parts)
         key = (report.name, report.site)
@@ -142,9 +143,9 @@ class SiteSpool:
 
     def record(self, position: int) -> SpooledSite:
         """The record at `position` in report order (by name, then site)."""
-        objects = self._parts(position)[0]
-        report, fleet, labels = _unpickled(objects)
-        return SpooledSite(report, fleet, labels)
+        objects, _, _, labels = self._parts(position)
+        report, fleet = _unpickled(objects)
+        return SpooledSite(report, fleet, json.loads(labels))
 
     def texts(self, position: int) -> _Texts:
         """The JSON texts of the record at `position`, as the report holds them."""
@@ -197,6 +198,14 @@ class SiteSpool:
                 self._last = None
 
 
+def _position(index: int, length: int) -> int:
+    """A sequence index (negative from the end) as a position in the spool."""
+    position = index + length if index < 0 else index
+    if not 0 <= position < length:
+        raise IndexError(index)
+    return position
+
+
 class SpooledSites(Sequence[SiteReport]):
     """The reports of a spool, by name: what `RunReport.sites` holds for a fleet pass."""
 
@@ -222,11 +231,7 @@ class SpooledSites(Sequence[SiteReport]):
     def __getitem__(self, index: int | slice) -> SiteReport | list[SiteReport]:
         if isinstance(index, slice):
             return [self.spool.record(i).report for i in range(len(self))[index]]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self.spool.record(index).report
+        return self.spool.record(_position(index, len(self))).report
 
     def __iter__(self) -> Iterator[SiteReport]:
         for position in range(len(self)):
@@ -235,8 +240,8 @@ class SpooledSites(Sequence[SiteReport]):
     def labels(self, name: str) -> Mapping[str, str]:
         """The labels of the site named `name`."""
         at = self.spool.position(name)
-        found = self.spool.record(at).labels if at is not None else None
-        return found or {}
+        found: dict[str, str] = json.loads(self.spool.texts(at).labels) if at is not None else {}
+        return found
 
     def entries(self, *, labelled: bool) -> RawEntries:
         """The report's per-site JSON entries, copied from the spool (with the file's
@@ -263,11 +268,7 @@ class RawEntries(Streamed):
     def __getitem__(self, index: int | slice) -> RawJSON | list[RawJSON]:
         if isinstance(index, slice):
             return [self._entry(i) for i in range(len(self))[index]]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self._entry(index)
+        return self._entry(_position(index, len(self)))
 
     def _entry(self, position: int) -> RawJSON:
         texts = self._spool.texts(position)
