@@ -260,9 +260,6 @@ class PendingSites:
         offset, length = self._where[site]
         return RawJSON(os.pread(self._file.fileno(), length, offset).decode())
 
-    def state(self, site: str) -> SiteState:
-        return SiteState.from_dict(json.loads(self.text(site)))
-
     def close(self) -> None:
         self._closer()
         self._where = {}
