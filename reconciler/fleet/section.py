@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.fields import Drift
 from reconciler.fleet.drift import ChangedBy, Resolution
+from reconciler.report.json_report import PRETTY_MAX_SITES
 from reconciler.report.spool import SpooledFleetSites
 from reconciler.rules import OrphanAction
 
@@ -63,11 +64,6 @@ class ResolvedDrift:
             "resolution": self.resolution.value,
             "changed_by": self.changed_by.to_dict() if self.changed_by is not None else None,
         }
-
-
-# Up to this many sites the section is plain dicts (an indented report is json.dumps'd);
-# the same line as the report's (json_report.PRETTY_MAX_SITES).
-_MATERIALISED_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -130,7 +126,7 @@ class FleetSection:
         return bool(self.not_attempted)
 
     def _site_entries(self) -> Mapping[str, Any]:
-        if len(self.sites) <= _MATERIALISED_MAX:
+        if len(self.sites) <= PRETTY_MAX_SITES:  # an indented report: json.dumps'd, dicts
             return {name: site.to_dict() for name, site in self.sites.items()}
         if isinstance(self.sites, SpooledFleetSites):
             return self.sites.entries()  # the JSON texts made as each site finished
