@@ -167,6 +167,7 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         """The one exit-code table of every command (README, `brightback --help`):
+
         1 a refused run, or any Failed or Blocked site (the fleet did not get where the
         config says, and a person has to act); 2 changes pending (plan) or made (apply,
         reconcile); 0 nothing to do or nothing changed. Drift on an observe-only site and

@@ -2,10 +2,10 @@
 
 The state file, the last report and the site lock files stay exactly what they were
 (reconciler/fleet/state.py and lock.py do the file work, schema checks included); this
-class only puts them behind the `Store` interface. Sites are buffered (in a temporary file,
-so memory does not grow with the fleet) and written in one
-atomic replace at the end of the pass, so a kill -9 loses that pass's memory and nothing
-else: the file is whole, from the pass before. Shards on one machine share the directory:
+class only puts them behind the `Store` interface. Sites are buffered (in a temporary
+file, so memory does not grow with the fleet) and written in one atomic replace at the end
+of the pass, so a kill -9 loses that pass's memory and nothing else: the file is whole,
+from the pass before. Shards on one machine share the directory:
 each keeps its own `last-report.shard-I-of-N.json`, and the fleet-wide destructive counts
 are small files under `runs/`.
 """
