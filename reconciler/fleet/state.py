@@ -12,28 +12,33 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import tempfile
 import time
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateFileError
 from reconciler.fleet.lock import open_lock_file
-from reconciler.fleet.state_schema import StateShapeError, parse_state
-from reconciler.report.json_report import RawJSON, compact_json, write_json
+from reconciler.fleet.site_file import SiteFile, entry_text
+from reconciler.fleet.site_state import (
+    DEFAULT_MAX_BACKOFF_PASSES,
+    FLAP_THRESHOLD,
+    HISTORY_LIMIT,
+    SiteState,
+    backoff_passes,
+    spec_hash,
+    spec_text,
+)
+from reconciler.fleet.state_schema import StateShapeError, read_state
+from reconciler.report.json_report import RawJSON, write_json
 
 STATE_FORMAT = "brightback-gitops/state/v1"
 STATE_FILE = "state.json"
 REPORT_FILE = "last-report.json"
-HISTORY_LIMIT = 20  # drift events kept per site
-FLAP_THRESHOLD = 2  # drift found in this many passes of the history: "keeps drifting back"
-DEFAULT_MAX_BACKOFF_PASSES = 8
 
 
 # Above this many sites the state file and last report are written on one line: the C
@@ -65,219 +70,25 @@ def write_json_atomic(path: Path, data: Mapping[str, Any], *, pretty: bool = Tru
         raise
 
 
-def spec_text(spec: Mapping[str, Any]) -> str:
-    """A document as canonical compact JSON: what the state keeps in memory and hashes."""
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+class _LazySiteEntries(Mapping[str, Any]):
+    """A fleet's state-file entries in site order, each made (or copied, from a
+    `SiteFile`) when `iter_json` reads it; `left_out` sites are dropped."""
 
-
-def spec_hash(spec: Mapping[str, Any] | str) -> str:
-    """A stable digest of a document: a changed spec retries a backing-off site at once."""
-    text = spec if isinstance(spec, str) else spec_text(spec)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def backoff_passes(failures: int, cap: int = DEFAULT_MAX_BACKOFF_PASSES) -> int:
-    """Passes to skip after `failures` consecutive failures: 0, 1, 3, 7, ... capped.
-
-    The first failure is retried on the very next pass (a transient error heals at once);
-    a site that keeps failing is tried less and less often, but never given up on.
-    """
-    if failures <= 0:
-        return 0
-    return min(cap, int(2 ** (failures - 1)) - 1)
-
-
-@dataclass
-class SiteState:
-    """What the reconciler remembers about one Chargebee site."""
-
-    site: str
-    name: str
-    # desired_to_document() of the last config, as canonical JSON text: a parsed document
-    # costs over twice its text's memory (bench/README.md), and it is only parsed for an
-    # orphan.
-    spec_json: str | None = None
-    spec_hash: str | None = None
-    managed: bool = True
-    last_pass: int = 0
-    last_version: int | None = None  # the live version when this pass left the site
-    in_sync: bool = False  # the site matched its spec at last_version (drift after is news)
-    last_seen_at: float | None = None
-    last_success_at: float | None = None
-    failures: int = 0  # consecutive failed passes
-    retry_after_pass: int = 0  # skipped until the pass number is greater than this
-    last_error: str | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    # ------------------------------------------------------------------ backoff
-
-    @property
-    def in_sync_version(self) -> int | None:
-        """The version at which the site was last seen in sync, if it was."""
-        return self.last_version if self.in_sync else None
-
-    def eligible(self, pass_no: int, current_spec_hash: str | None = None) -> bool:
-        """Whether this pass should try the site (a changed spec is always tried)."""
-        if current_spec_hash is not None and current_spec_hash != self.spec_hash:
-            return True
-        return pass_no > self.retry_after_pass
-
-    def record_failure(self, pass_no: int, error: str, cap: int) -> None:
-        self.failures += 1
-        self.last_error = error
-        self.retry_after_pass = pass_no + backoff_passes(self.failures, cap)
-
-    def record_success(self, now: float) -> None:
-        self.failures = 0
-        self.retry_after_pass = 0
-        self.last_error = None
-        self.last_success_at = now
-
-    # ------------------------------------------------------------------ drift history
-
-    def record_drift(self, pass_no: int, at: float, fields: list[str], resolution: str) -> None:
-        self.history.append(
-            {"pass": pass_no, "at": at, "fields": sorted(fields), "resolution": resolution}
-        )
-        del self.history[:-HISTORY_LIMIT]
-
-    def note_drift(self, pass_no: int, at: float, resolved: list[tuple[str, str]]) -> None:
-        """Record this pass's drift (field, resolution) unless it is the same unresolved
-        drift as last pass: drift that stays is one event, drift that comes back is two."""
-        if not resolved:
-            return
-        fields = sorted(f for f, _ in resolved)
-        hows = {how for _, how in resolved}
-        worst = "corrected" if hows == {"corrected"} else sorted(hows - {"corrected"})[0]
-        previous = self.history[-1] if self.history else None
-        if (
-            previous is not None
-            and previous["resolution"] != "corrected"
-            and previous["fields"] == fields
-        ):
-            return
-        self.record_drift(pass_no, at, fields, worst)
-
-    def flapping(self) -> dict[str, Any] | None:
-        """How often and since when the site drifted, when it keeps drifting back."""
-        if len(self.history) < FLAP_THRESHOLD:
-            return None
-        fields = sorted({f for entry in self.history for f in entry["fields"]})
-        return {
-            "count": len(self.history),
-            "since": self.history[0]["at"],
-            "since_pass": self.history[0]["pass"],
-            "fields": fields,
-        }
-
-    @property
-    def spec(self) -> dict[str, Any] | None:
-        """The last spec as a document (the state file's format)."""
-        if self.spec_json is None:
-            return None
-        document: dict[str, Any] = json.loads(self.spec_json)
-        return document
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "site": self.site,
-            "name": self.name,
-            "spec": self.spec,
-            "spec_hash": self.spec_hash,
-            "managed": self.managed,
-            "last_pass": self.last_pass,
-            "last_version": self.last_version,
-            "in_sync": self.in_sync,
-            "last_seen_at": self.last_seen_at,
-            "last_success_at": self.last_success_at,
-            "failures": self.failures,
-            "retry_after_pass": self.retry_after_pass,
-            "last_error": self.last_error,
-            "history": list(self.history),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SiteState:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        spec = data.get("spec")
-        if isinstance(spec, Mapping):
-            known["spec_json"] = spec_text(spec)
-        return cls(**known)
-
-
-class _LazySiteEntries(Mapping[str, dict[str, Any]]):
-    """`{site: SiteState.to_dict()}`, each entry made when `iter_json` reads it."""
-
-    def __init__(self, sites: Mapping[str, SiteState]) -> None:
+    def __init__(
+        self,
+        sites: Mapping[str, SiteState],
+        pending: SiteFile | None = None,
+        left_out: Collection[str] = (),
+    ) -> None:
         self._sites = sites
-
-    def __getitem__(self, site: str) -> dict[str, Any]:
-        return self._sites[site].to_dict()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._sites))
-
-    def __len__(self) -> int:
-        return len(self._sites)
-
-
-class PendingSites:
-    """The sites a pass has settled, as their state-file entries in a temporary file.
-
-    The directory store writes the state file once, at the end of the pass; holding every
-    settled `SiteState` until then made memory grow with the fleet (~1 KB a site, issue
-    17). Each entry is kept as the exact compact text the state file will hold (the
-    writer copies it), and only its offset stays in memory. A site settled twice keeps
-    its last entry. The file is unnamed, mode 0600, and holds what the state file holds:
-    credential references, never a key.
-    """
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="brightback-state-")  # noqa: SIM115
-        self._closer = weakref.finalize(self, self._file.close)
-        self._end = 0
-        self._where: dict[str, tuple[int, int]] = {}
-
-    def add(self, state: SiteState) -> None:
-        data = compact_json(state.to_dict(), sort_keys=True).encode()
-        os.pwrite(self._file.fileno(), data, self._end)
-        self._where[state.site] = (self._end, len(data))
-        self._end += len(data)
-
-    def __contains__(self, site: object) -> bool:
-        return site in self._where
-
-    def drop(self, site: str) -> None:
-        self._where.pop(site, None)
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    def sites(self) -> set[str]:
-        return set(self._where)
-
-    def text(self, site: str) -> RawJSON:
-        offset, length = self._where[site]
-        return RawJSON(os.pread(self._file.fileno(), length, offset).decode())
-
-    def close(self) -> None:
-        self._closer()
-        self._where = {}
-
-
-class _MergedSiteEntries(Mapping[str, Any]):
-    """The state file's sites after a pass: the pass's own entries copied as text, the
-    others (another reconciler's, or sites this pass did not touch) from the file."""
-
-    def __init__(self, kept: Mapping[str, SiteState], pending: PendingSites) -> None:
-        self._kept = kept
         self._pending = pending
-        self._order = sorted(pending.sites() | set(kept))
+        names = set(sites) if pending is None else set(sites) | set(pending)
+        self._order = sorted(names.difference(left_out))
 
     def __getitem__(self, site: str) -> Any:
-        if site in self._pending:
+        if self._pending is not None and site in self._pending:
             return self._pending.text(site)
-        return self._kept[site].to_dict()
+        return entry_text(self._sites, site)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
@@ -289,7 +100,8 @@ class _MergedSiteEntries(Mapping[str, Any]):
 @dataclass
 class FleetState:
     passes: int = 0
-    sites: dict[str, SiteState] = field(default_factory=dict)  # by Chargebee site
+    # By Chargebee site: a `SiteFile` when loaded (kept on disk), a dict when built.
+    sites: MutableMapping[str, SiteState] = field(default_factory=dict)
     writer: dict[str, Any] = field(default_factory=dict)  # lease note of the last writer
 
     def to_dict(self, *, lazy: bool = False) -> dict[str, Any]:
@@ -307,14 +119,10 @@ class FleetState:
             "sites": sites,
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FleetState:
-        if data.get("format") != STATE_FORMAT:
-            raise ValueError(f"not a {STATE_FORMAT} state file")
-        sites = {
-            site: SiteState.from_dict(entry) for site, entry in dict(data.get("sites", {})).items()
-        }
-        return cls(passes=int(data.get("passes", 0)), sites=sites, writer=dict(data["writer"]))
+
+def _stamp(stat: os.stat_result) -> tuple[int, ...]:
+    """What changes when a writer replaces the file (a new inode) or edits it in place."""
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 class StateStore:
@@ -324,6 +132,7 @@ class StateStore:
         self.directory = directory
         self.path = directory / STATE_FILE
         self.report_path = directory / REPORT_FILE
+        self.loaded_stamp: tuple[int, ...] | None = None  # the file `load` last read
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -366,21 +175,35 @@ class StateStore:
         return removed
 
     def load(self) -> FleetState:
-        """The state as last saved; StateFileError, before any write, if the file is not
-        one we wrote (wrong types, not UTF-8, nested too deep: see `parse_state`)."""
+        """The state as last saved, its sites kept on disk (`SiteFile`); StateFileError,
+        before any write, if the file is not one we wrote (wrong types, not UTF-8, nested
+        too deep: see `read_state`)."""
         self.clean_orphaned_temp_files()
+        sites = SiteFile()
         try:
-            data = self.path.read_bytes()
+            with self.path.open("rb") as handle:
+                top = read_state(handle, sites.put_text)
+                self.loaded_stamp = _stamp(os.fstat(handle.fileno()))
         except FileNotFoundError:
+            sites.close()
+            self.loaded_stamp = None
             return FleetState()
         except OSError as exc:
+            sites.close()
             raise self._refusal(f"cannot read it: {exc.strerror}") from None
-        try:
-            return FleetState.from_dict(parse_state(data))
         except StateShapeError as exc:
+            sites.close()
             raise self._refusal(str(exc)) from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise self._refusal(str(exc)) from None
+        return FleetState(passes=int(top["passes"]), sites=sites, writer=dict(top["writer"]))
+
+    def unchanged_since_load(self) -> bool:
+        """Whether the file is still the one `load` read (no other writer since): then
+        the loaded sites can be merged without reading the file again."""
+        try:
+            now: tuple[int, ...] | None = _stamp(self.path.stat())
+        except FileNotFoundError:
+            now = None
+        return self.loaded_stamp is not None and now == self.loaded_stamp
 
     def _refusal(self, why: str) -> StateFileError:
         return StateFileError(
@@ -392,10 +215,12 @@ class StateStore:
         pretty = len(state.sites) <= PRETTY_MAX_SITES
         write_json_atomic(self.path, state.to_dict(lazy=not pretty), pretty=pretty)
 
-    def save_merged(self, state: FleetState, pending: PendingSites) -> None:
-        """Save `state` with a pass's `pending` entries over it, streamed: the pending
-        entries are copied from their file, never held as objects."""
-        merged = _MergedSiteEntries(state.sites, pending)
+    def save_merged(
+        self, state: FleetState, pending: SiteFile, left_out: Collection[str] = ()
+    ) -> None:
+        """Save `state` with a pass's `pending` entries over it and without the
+        `left_out` sites, streamed: entries kept on disk are copied, never parsed."""
+        merged = _LazySiteEntries(state.sites, pending, left_out)
         pretty = len(merged) <= PRETTY_MAX_SITES
         sites: Mapping[str, Any] = merged
         if pretty:  # indented with json.dump: plain dicts
@@ -421,7 +246,7 @@ __all__ = [
     "STATE_FILE",
     "STATE_FORMAT",
     "FleetState",
-    "PendingSites",
+    "SiteFile",
     "SiteState",
     "StateFileError",
     "StateStore",

@@ -22,7 +22,7 @@ from typing import Any
 
 from reconciler.fleet.lock import Lease, site_lock
 from reconciler.fleet.shard import Shard
-from reconciler.fleet.state import REPORT_FILE, FleetState, PendingSites, SiteState, StateStore
+from reconciler.fleet.state import REPORT_FILE, FleetState, SiteFile, SiteState, StateStore
 from reconciler.fleet.state import write_json_atomic as _write_json_atomic
 from reconciler.store._base import PassNote
 
@@ -42,7 +42,8 @@ class DirectoryStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self.files = StateStore(self.directory)
-        self._pending = PendingSites()
+        self._pending = SiteFile()
+        self._loaded: FleetState | None = None  # the last `load`, while the file is its
         self._guard = threading.Lock()
 
     @property
@@ -51,28 +52,35 @@ class DirectoryStore:
 
     def load(self) -> FleetState:
         with self.files.locked():
-            return self.files.load()
+            self._loaded = self.files.load()  # its temporary file closes when unused
+            return self._loaded
 
     def record_site(self, state: SiteState) -> None:
         with self._guard:
-            self._pending.add(state)
+            self._pending[state.site] = state
 
     def finish_pass(
         self, note: PassNote, removed: Collection[str], orphans: Sequence[Mapping[str, Any]]
     ) -> None:
         """Merge this pass's sites into the file as it is now (another reconciler may have
-        written other sites meanwhile). Orphans live in the report, as they always have."""
+        written other sites meanwhile; if none has, the sites `load` read are the file's,
+        and it is not read again). Orphans live in the report, as they always have."""
         with self._guard:
-            pending, self._pending = self._pending, PendingSites()
+            pending, self._pending = self._pending, SiteFile()
         try:
             with self.files.locked():
-                current = self.files.load()
-                current.passes = max(current.passes, note.pass_no)
-                for site in removed:
-                    current.sites.pop(site, None)
-                    pending.drop(site)
-                current.writer = note.writer()
-                self.files.save_merged(current, pending)
+                loaded = self._loaded
+                fresh = loaded is None or not self.files.unchanged_since_load()
+                current = self.files.load() if fresh else loaded
+                assert current is not None
+                merged = FleetState(
+                    passes=max(current.passes, note.pass_no),
+                    sites=current.sites,
+                    writer=note.writer(),
+                )
+                self.files.save_merged(merged, pending, left_out=removed)
+                if fresh and current is not loaded and isinstance(current.sites, SiteFile):
+                    current.sites.close()
         finally:
             pending.close()
 
@@ -136,6 +144,7 @@ class DirectoryStore:
         sites (a temporary file) is held between calls."""
         with self._guard:
             self._pending.close()
+            self._loaded = None
 
 
 def _read_object(path: Path) -> dict[str, Any]:

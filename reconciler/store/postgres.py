@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 from reconciler.errors import StoreError
 from reconciler.fleet.lock import Lease, SiteLocked
 from reconciler.fleet.shard import Shard
-from reconciler.fleet.state import FleetState, SiteState
+from reconciler.fleet.state import FleetState, SiteFile, SiteState
 from reconciler.report.json_report import iter_json
 from reconciler.store._base import PassNote
 from reconciler.store._migrations import LATEST, MIGRATIONS
@@ -99,6 +99,30 @@ _SITE_COLUMNS = (
 )
 
 
+_LOAD_BATCH = 2000  # rows a load holds at once
+
+
+def _site_state(row: Sequence[Any]) -> SiteState:
+    (site, name, spec, digest, managed, last_pass, version, in_sync, seen, success) = row[:10]
+    failures, retry_after, last_error, drift = row[10:]
+    return SiteState(
+        site=site,
+        name=name,
+        spec_json=spec,
+        spec_hash=digest,
+        managed=managed,
+        last_pass=last_pass,
+        last_version=version,
+        in_sync=in_sync,
+        last_seen_at=seen,
+        last_success_at=success,
+        failures=failures or 0,
+        retry_after_pass=retry_after or 0,
+        last_error=last_error,
+        history=list(drift or []),
+    )
+
+
 class PostgresStore:
     """The `Store` interface over one PostgreSQL connection."""
 
@@ -149,34 +173,23 @@ class PostgresStore:
     # ------------------------------------------------------------------ state
 
     def load(self) -> FleetState:
-        with self._using() as conn:
-            meta = conn.execute("SELECT passes, writer FROM brightback_meta").fetchone()
-            rows = conn.execute(
-                f"SELECT {_SITE_COLUMNS} FROM brightback_sites s"  # noqa: S608 (constant)
-                " LEFT JOIN brightback_site_history h USING (site)"
-            ).fetchall()
-        sites: dict[str, SiteState] = {}
-        for row in rows:
-            (site, name, spec, digest, managed, last_pass, version, in_sync, seen, success) = row[
-                :10
-            ]
-            failures, retry_after, last_error, drift = row[10:]
-            sites[site] = SiteState(
-                site=site,
-                name=name,
-                spec_json=spec,
-                spec_hash=digest,
-                managed=managed,
-                last_pass=last_pass,
-                last_version=version,
-                in_sync=in_sync,
-                last_seen_at=seen,
-                last_success_at=success,
-                failures=failures or 0,
-                retry_after_pass=retry_after or 0,
-                last_error=last_error,
-                history=list(drift or []),
-            )
+        """Every site, read in batches through a server-side cursor into a `SiteFile`:
+        a 50,000-site fleet as rows and `SiteState`s at once was hundreds of MB."""
+        sites = SiteFile()
+        try:
+            with self._using() as conn, conn.transaction():
+                meta = conn.execute("SELECT passes, writer FROM brightback_meta").fetchone()
+                with conn.cursor(name="brightback_load") as cursor:
+                    cursor.itersize = _LOAD_BATCH
+                    cursor.execute(
+                        f"SELECT {_SITE_COLUMNS} FROM brightback_sites s"  # noqa: S608
+                        " LEFT JOIN brightback_site_history h USING (site)"
+                    )
+                    for row in cursor:
+                        sites[row[0]] = _site_state(row)
+        except BaseException:
+            sites.close()
+            raise
         passes, writer = (int(meta[0]), dict(meta[1])) if meta is not None else (0, {})
         return FleetState(passes=passes, sites=sites, writer=writer)
 
