@@ -99,7 +99,12 @@ def test_a_pass_reads_the_state_file_once_unless_another_writer_changed_it(
     StateStore(tmp_path).save(FleetState(passes=1, sites={s.site: s for s in every[:2]}))
     reads: list[int] = []
     original = StateStore.load
-    monkeypatch.setattr(StateStore, "load", lambda self: reads.append(1) or original(self))
+
+    def counted_load(self: StateStore) -> FleetState:
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(StateStore, "load", counted_load)
 
     store = DirectoryStore(tmp_path)
     store.load()
