@@ -377,20 +377,25 @@ class _Pass:
         return entries
 
     def entry(self, d: Desired, order: int) -> Planned:
-        """A configured site's entry; a site backing off gets its report at once."""
-        known = self.state.sites.get(d.site)
-        digest = self.spec_of(d)[1]
-        if known is not None and known.failures and not known.eligible(self.pass_no, digest):
-            message = (
-                f"failed {known.failures} pass(es) in a row (last: {known.last_error}); "
-                f"backing off, next attempt in pass {known.retry_after_pass + 1}"
-            )
-            entry = Planned(d, skipped=SkipReason.BACKING_OFF, order=order)
-            entry.report = failed_report(
-                d, "backing_off", message, "fix the cause, or change the spec to retry now"
-            )
-            return entry
+        """A configured site's entry (a site backing off is found as it is read)."""
         return Planned(d, order=order)
+
+    def backing_off(self, entry: Planned, known: SiteState) -> Planned | None:
+        """The entry of a site still backing off after failures, with its report; None
+        when the site is due (or its spec changed)."""
+        d = entry.desired
+        if not known.failures or known.eligible(self.pass_no, self.spec_of(d)[1]):
+            return None
+        message = (
+            f"failed {known.failures} pass(es) in a row (last: {known.last_error}); "
+            f"backing off, next attempt in pass {known.retry_after_pass + 1}"
+        )
+        skipped = Planned(d, skipped=SkipReason.BACKING_OFF, order=entry.order)
+        skipped.report = failed_report(
+            d, "backing_off", message, "fix the cause, or change the spec to retry now"
+        )
+        skipped.known, skipped.looked_up = known, True
+        return skipped
 
     def orphan_entries(self, configured: set[str]) -> list[Planned]:
         """Sites managed before and gone from the config: report, or disconnect by policy.
@@ -452,16 +457,20 @@ class _Pass:
         """Phase 1 of one site: read and plan (only reads, so safe before validation ends)."""
         if entry.report is not None:
             return entry
-        known = self.state.sites.get(entry.desired.site)
-        seen = known is not None and not entry.orphan
+        known = None if entry.orphan else self.state.sites.get(entry.desired.site)
+        if known is not None:
+            skipped = self.backing_off(entry, known)
+            if skipped is not None:
+                return skipped
         read = read_and_plan(
             client,
             entry.desired,
             self.options.allow_disconnect or entry.orphan,
-            known.in_sync_version if known is not None and seen else None,
-            known.last_seen_at if known is not None and seen else None,
+            known.in_sync_version if known is not None else None,
+            known.last_seen_at if known is not None else None,
         )
         read.orphan, read.order = entry.orphan, entry.order
+        read.known, read.looked_up = known, True
         return read
 
     def read_phase(self, client: Backend) -> list[Planned]:
@@ -672,7 +681,7 @@ class _Pass:
         """What this pass makes of the site's state: backoff, sync, drift history."""
         d = entry.desired
         now = time.time()
-        known = self.state.sites.get(d.site)
+        known = entry.known if entry.looked_up else self.state.sites.get(d.site)
         drifted_from = drift_baseline(known, self.spec_of(d)[1])
         st = known or SiteState(site=d.site, name=d.name)
         st.name, st.managed, st.last_pass, st.last_seen_at = d.name, True, self.pass_no, now

@@ -19,6 +19,7 @@ from reconciler.fields import Drift, compute_drift
 from reconciler.fleet.drift import ChangedBy, Resolution, attribute
 from reconciler.fleet.lock import Lease
 from reconciler.fleet.section import SkipReason
+from reconciler.fleet.site_state import SiteState
 from reconciler.model import Desired, IntegrationMode, Live
 from reconciler.plan import Condition, ConditionType, Plan
 from reconciler.report import SiteReport, SiteStatus
@@ -44,6 +45,10 @@ class Planned:
     orphan: bool = False
     read_at: float = 0.0  # epoch seconds when the phase-1 read started
     order: int = 0  # the site's place in the config (orphans after), for the notes' order
+    # What the state store remembers of the site, looked up once, as it is read (a lookup
+    # parses the site's entry): `looked_up` is False for a site never read (stopped).
+    known: SiteState | None = None
+    looked_up: bool = False
 
     @property
     def applies(self) -> bool:
