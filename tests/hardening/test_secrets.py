@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.credentials import MAX_KEY_FILE_BYTES, ApiKey, redact, resolve_api_key
+from reconciler import credentials
+from reconciler.credentials import MAX_KEY_FILE_BYTES, ApiKey, redact, redact_bytes, resolve_api_key
 from reconciler.errors import CredentialError
 from reconciler.model import Credentials
 from tests.engine.conftest import Fleet, document, leaks
@@ -64,6 +65,26 @@ def test_redaction_covers_every_form_and_leaves_other_text_alone() -> None:
     text = f"{KEY} {BASIC} {urlsafe} key={KEY}, '{KEY}'. the site acme-live answered"
     assert redact(text) == "*** *** *** key=***, '***'. the site acme-live answered"
     assert redact("test_someotherkey0123456789") == "test_someotherkey0123456789"
+
+
+def test_redaction_is_the_same_with_one_key_known_or_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With few keys known, text none of them occurs in is passed through after a
+    substring search; with many, the token scans decide. Both replace the same tokens."""
+    ApiKey(KEY, reference="env ECHO_KEY")
+    urlsafe = base64.urlsafe_b64encode(f"{KEY}:".encode()).decode().rstrip("=")
+    text = f'{{"a":"{KEY}","b":"{BASIC}","c":"{urlsafe}","d":"x{KEY}","e":"acme-live"}}'
+    want = '{"a":"***","b":"***","c":"***","d":"x' + KEY + '","e":"acme-live"}'
+    clean = '{"site":"acme-live","version":12345678,"mode":"customer_portal"}'
+    results = []
+    for few in (True, False):
+        if not few:  # as a fleet with a key per site: past the substring search's limit
+            monkeypatch.setattr(credentials, "_FEW_FORMS", 0)
+            ApiKey("test_" + secrets.token_hex(12), reference="env OTHER_KEY")
+        assert (credentials._few_forms is not None) is few
+        results.append((redact(text), redact_bytes(text.encode()), redact(clean)))
+    assert results == [(want, want.encode(), clean)] * 2
 
 
 @pytest.mark.e2e
