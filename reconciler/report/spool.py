@@ -68,9 +68,14 @@ class _Pickler(pickle.Pickler):
 
 
 def _pickled(value: Any) -> bytes:
-    buffer = io.BytesIO()
-    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-    return buffer.getvalue()
+    """`value` pickled; the subclass with its own dispatch table (twice as slow: 84 µs
+    for a no-drift site's record, against 40) only when it holds a read-only mapping."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except TypeError:  # "cannot pickle 'mappingproxy' object"
+        buffer = io.BytesIO()
+        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        return buffer.getvalue()
 
 
 def _unpickled(data: bytes) -> Any:
