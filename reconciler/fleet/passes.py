@@ -282,8 +282,13 @@ class _Pass:
     spool: SiteSpool = field(default_factory=SiteSpool)
     finished: int = 0  # sites finished as soon as they were read (nothing to apply)
     validated: bool = False  # the whole config has loaded: state may be recorded
+    deferring: int = 0  # sites being spooled with their state, before `validated`
+    spooled_deferred: threading.Condition = field(init=False)  # `deferring` fell to 0
     site_notes: list[tuple[int, str]] = field(default_factory=list)  # (config order, note)
     drift_counts: dict[str, int] = field(default_factory=lambda: {"found": 0, "corrected": 0})
+
+    def __post_init__(self) -> None:
+        self.spooled_deferred = threading.Condition(self.settling)
 
     def note(self, git: Any, report: RunReport) -> PassNote:
         """This pass's record for the store."""
@@ -574,17 +579,29 @@ class _Pass:
         self.specs.pop(d.site, None)
         with self.settling:
             self.finished += 1
-            if not self.validated:  # recorded once the whole config has loaded
-                self.spool.append(dataclasses.replace(record, state=settled.state))
-                return
-        self.spool.append(record)
-        self.store.record_site(settled.state)
+            deferred = not self.validated  # recorded once the whole config has loaded
+            self.deferring += deferred
+        if not deferred:
+            self.spool.append(record)
+            self.store.record_site(settled.state)
+            return
+        # Spooled outside the shared lock (its JSON and pickles are most of finishing a
+        # site: 64 threads queued on it); `config_is_valid` waits for it.
+        try:
+            self.spool.append(dataclasses.replace(record, state=settled.state))
+        finally:
+            with self.settling:
+                self.deferring -= 1
+                if not self.deferring:
+                    self.spooled_deferred.notify_all()
 
     def config_is_valid(self) -> None:
         """The whole config has loaded: record the states of the sites finished while it
         loaded, and from now on each as it finishes."""
         with self.settling:
             self.validated = True
+            while self.deferring:  # sites that saw it unset are still being spooled
+                self.spooled_deferred.wait()
             deferred = self.spool.snapshot()
         for state in self.spool.states(deferred):
             self.store.record_site(state)
@@ -736,11 +753,12 @@ class _Pass:
                 )
             else:
                 notes.append(f"{d.name}: probe failed: {probe['error']}")
-        corrected = sum(1 for _, how, _ in resolved if how is Resolution.CORRECTED)
-        with self.settling:
-            self.drift_counts["found"] += len(resolved)
-            self.drift_counts["corrected"] += corrected
-            self.site_notes.extend((entry.order, note) for note in notes)
+        if resolved or notes:  # most sites have neither: no lock that 64 threads share
+            corrected = sum(1 for _, how, _ in resolved if how is Resolution.CORRECTED)
+            with self.settling:
+                self.drift_counts["found"] += len(resolved)
+                self.drift_counts["corrected"] += corrected
+                self.site_notes.extend((entry.order, note) for note in notes)
         return FleetSite(
             drift=tuple(ResolvedDrift(*item) for item in resolved),
             failures=st.failures,
