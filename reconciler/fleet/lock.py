@@ -31,10 +31,13 @@ from reconciler.errors import BrightbackError, SiteLocked
 CLOCK_SKEW_S = 2.0
 
 
-def _read_note(handle: IO[str]) -> dict[str, Any]:
+# A lease note is a few dozen bytes; anything past this is not a note of ours.
+_NOTE_MAX_BYTES = 4096
+
+
+def _read_note(fd: int) -> dict[str, Any]:
     try:
-        handle.seek(0)
-        data = json.loads(handle.read() or "{}")
+        data = json.loads(os.pread(fd, _NOTE_MAX_BYTES, 0) or b"{}")
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -62,26 +65,32 @@ class Lease:
         return released >= read_at - CLOCK_SKEW_S
 
 
-def _write_note(handle: IO[str], note: dict[str, Any]) -> None:
-    handle.seek(0)
-    handle.truncate()
-    handle.write(json.dumps(note))
-    handle.flush()
+def _write_note(fd: int, note: dict[str, Any]) -> None:
+    """Replace the note in place: a reader that catches it half-written gets no JSON, and
+    reads that as no note (as it would an empty file)."""
+    data = json.dumps(note).encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
 
 
-def open_lock_file(path: Path) -> IO[str]:
+def open_lock_fd(path: Path | str) -> int:
     """Open (or create, mode 0600) a lock file without following a symlink: a link
     planted at `locks/<site>.lock` would otherwise have any file it points at truncated by
-    the lease note."""
+    the lease note. A plain descriptor: a site lock costs a few system calls, no file
+    object (onboarding takes one per site)."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LockFileRefused(
                 f"{path} is a symbolic link; refusing to write through it"
             ) from None
         raise
-    return os.fdopen(fd, "r+", encoding="utf-8")
+
+
+def open_lock_file(path: Path) -> IO[str]:
+    """`open_lock_fd` as a file object, for a `with` block."""
+    return os.fdopen(open_lock_fd(path), "r+", encoding="utf-8")
 
 
 class LockFileRefused(BrightbackError):
@@ -92,21 +101,27 @@ class LockFileRefused(BrightbackError):
 def site_lock(directory: Path, site: str, pass_no: int = 0) -> Iterator[Lease]:
     """Hold the site's lock or raise `SiteLocked` at once (never wait: the other
     reconciler is converging the site already, and this pass has a fleet to do)."""
-    locks = directory / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open_lock_file(locks / f"{site}.lock") as handle:
+    path = f"{directory}/locks/{site}.lock"  # a string: no path object per site
+    try:
+        fd = open_lock_fd(path)
+    except FileNotFoundError:  # the first lock in this directory
+        (Path(directory) / "locks").mkdir(parents=True, exist_ok=True)
+        fd = open_lock_fd(path)
+    try:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise SiteLocked(site, _read_note(handle)) from None
-        lease = Lease(site, _read_note(handle))
+            raise SiteLocked(site, _read_note(fd)) from None
+        lease = Lease(site, _read_note(fd))
         me = {"pid": os.getpid(), "host": socket.gethostname(), "pass": pass_no}
         try:
-            _write_note(handle, {**me, "since": time.time()})
+            _write_note(fd, {**me, "since": time.time()})
             yield lease
         finally:
-            _write_note(handle, {**me, "released_at": time.time()})
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            _write_note(fd, {**me, "released_at": time.time()})
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 __all__ = [
