@@ -115,8 +115,13 @@ class _Window:
             except RecursionError:
                 raise StateShapeError("nested deeper than the JSON decoder can go") from None
             except json.JSONDecodeError as exc:
-                if self.eof or len(self.text) - self.pos > MAX_ENTRY_CHARS:
+                if self.eof:
                     raise self.not_json(exc.msg, exc.pos) from None
+                if len(self.text) - self.pos > MAX_ENTRY_CHARS:
+                    raise StateShapeError(
+                        f"a value of more than {MAX_ENTRY_CHARS} characters at character "
+                        f"{self.dropped + self.pos}: no state file of ours holds one"
+                    ) from None
                 self.fill()
                 continue
             if end == len(self.text) and not self.eof:

@@ -98,6 +98,6 @@ def test_an_entry_too_big_to_be_a_site_is_refused_before_it_is_buffered_whole(
             return super().read(size)
 
     data = b'{"sites": {"a": {"site": "' + b"x" * 100_000 + b'"}}}'
-    with pytest.raises(StateShapeError, match="not JSON"):
+    with pytest.raises(StateShapeError, match="a value of more than 256 characters"):
         read_state(Counting(data), lambda _k, _t: None)
     assert len(reads) < 20
