@@ -78,11 +78,10 @@ def test_redaction_is_the_same_with_one_key_known_or_many(
     want = '{"a":"***","b":"***","c":"***","d":"x' + KEY + '","e":"acme-live"}'
     clean = '{"site":"acme-live","version":12345678,"mode":"customer_portal"}'
     results = []
-    for few in (True, False):
-        if not few:  # as a fleet with a key per site: past the substring search's limit
-            monkeypatch.setattr(credentials, "_FEW_FORMS", 0)
-            ApiKey("test_" + secrets.token_hex(12), reference="env OTHER_KEY")
-        assert (credentials._few_forms is not None) is few
+    for limit in (1_000_000, 0):  # a process's first keys; a fleet with a key per site
+        monkeypatch.setattr(credentials, "_FEW_FORMS", limit)
+        ApiKey("test_" + secrets.token_hex(12), reference="env OTHER_KEY")  # re-decides
+        assert (credentials._few_forms is not None) is (limit > 0)
         results.append((redact(text), redact_bytes(text.encode()), redact(clean)))
     assert results == [(want, want.encode(), clean)] * 2
 
