@@ -21,7 +21,7 @@ import codecs
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -153,26 +153,14 @@ def read_state(handle: BinaryIO, on_site: OnSite, max_depth: int = MAX_DEPTH) ->
     window.fill()
     top: dict[str, Any] = {}
     window.expect("{")
-    if window.next_char() == "}":
-        window.pos += 1
-    else:
-        while True:
-            key, _ = window.value()
-            if not isinstance(key, str):
-                raise window.not_json("expecting a property name")
-            window.expect(":")
-            if key == "sites" and window.next_char() == "{":
-                window.pos += 1
-                _read_sites(window, on_site, max_depth)
-                top[key] = {}
-            else:
-                value, text = window.value()
-                top[key] = _checked_depth(value, max_depth - 1, key, text)
-            if window.next_char() == ",":
-                window.pos += 1
-                continue
-            window.expect("}")
-            break
+    for key in _members(window):
+        if key == "sites" and window.next_char() == "{":
+            window.pos += 1
+            _read_sites(window, on_site, max_depth)
+            top[key] = {}
+        else:
+            value, text = window.value()
+            top[key] = _checked_depth(value, max_depth - 1, key, text)
     if window.next_char() != "":
         raise window.not_json("extra data")
     if not _document_validator().is_valid(top):
@@ -180,7 +168,9 @@ def read_state(handle: BinaryIO, on_site: OnSite, max_depth: int = MAX_DEPTH) ->
     return top
 
 
-def _read_sites(window: _Window, on_site: OnSite, max_depth: int) -> None:
+def _members(window: _Window) -> Iterator[str]:
+    """The keys of the object whose `{` was just read, each yielded once its `:` is read,
+    so the caller reads the value; ends after the object's `}`."""
     if window.next_char() == "}":
         window.pos += 1
         return
@@ -189,6 +179,16 @@ def _read_sites(window: _Window, on_site: OnSite, max_depth: int) -> None:
         if not isinstance(key, str):
             raise window.not_json("expecting a property name")
         window.expect(":")
+        yield key
+        if window.next_char() == ",":
+            window.pos += 1
+            continue
+        window.expect("}")
+        return
+
+
+def _read_sites(window: _Window, on_site: OnSite, max_depth: int) -> None:
+    for key in _members(window):
         entry, text = window.value()
         _checked_depth(entry, max_depth - 2, f"sites.{key}", text)
         if not _site_validator().is_valid(entry):
@@ -196,11 +196,6 @@ def _read_sites(window: _Window, on_site: OnSite, max_depth: int) -> None:
         if "\n" in text:  # written indented (a small fleet's file, or by hand): compact it
             text = json.dumps(entry, sort_keys=True, separators=(",", ":"))
         on_site(key, text)
-        if window.next_char() == ",":
-            window.pos += 1
-            continue
-        window.expect("}")
-        return
 
 
 def _checked_depth(value: Any, max_depth: int, where: str, text: str) -> Any:
