@@ -70,16 +70,17 @@ class DirectoryStore:
         try:
             with self.files.locked():
                 loaded = self._loaded
-                fresh = loaded is None or not self.files.unchanged_since_load()
-                current = self.files.load() if fresh else loaded
-                assert current is not None
+                if loaded is not None and self.files.unchanged_since_load():
+                    current = loaded
+                else:
+                    current = self.files.load()
                 merged = FleetState(
                     passes=max(current.passes, note.pass_no),
                     sites=current.sites,
                     writer=note.writer(),
                 )
                 self.files.save_merged(merged, pending, left_out=removed)
-                if fresh and current is not loaded and isinstance(current.sites, SiteFile):
+                if current is not loaded and isinstance(current.sites, SiteFile):
                     current.sites.close()
         finally:
             pending.close()
