@@ -388,21 +388,12 @@ def _read_capped(name: str) -> bytes | None:
     cap allocates 8 MiB per file before shrinking (an mmap and munmap per site)."""
     fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        status = os.fstat(fd)
-        if status.st_size > MAX_FILE_BYTES:
+        size = os.fstat(fd).st_size
+        if size > MAX_FILE_BYTES:
             return None
-        chunks: list[bytes] = []
-        wanted = status.st_size + 1
-        regular = stat.S_ISREG(status.st_mode)
-        while wanted > 0:
-            chunk = os.read(fd, wanted)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            wanted -= len(chunk)
-            if regular and wanted > 0:
-                break  # a regular file's short read is its end: no read to see 0 bytes
-        return b"".join(chunks)
+        # Discovery admits regular files only, and a regular file's read is short only at
+        # its end: one read, whose extra byte (if any) says the file grew.
+        return os.read(fd, size + 1)
     finally:
         os.close(fd)
 
