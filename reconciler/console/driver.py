@@ -14,7 +14,7 @@ function its transport calls for it (`playwright._impl.transport.get_driver_env`
 adds the options only while `BrowserPool` starts its driver (a context variable: any
 other Playwright started in the same process gets the environment unchanged). If a newer
 Playwright moves that function, the hook does nothing and the driver starts as before;
-`tests/console/test_browser_choice.py` checks the running driver's environment, so such
+`tests/console/test_browser_memory.py` checks the running driver's environment, so such
 an upgrade fails there rather than silently.
 """
 
