@@ -5,9 +5,10 @@ through httpx cost ~4 ms of CPU on a loaded 2-core machine, most of the reconcil
 per site. Two things made it so: httpx builds request and response models (URL, headers,
 cookies, auth and redirect machinery) per request, and its pool, shared by 64 threads,
 scans every connection under one lock per request (a cost that grows with concurrency).
-httpcore is httpx's own transport, the same sockets, TLS and HTTP/1.1 (h11) underneath; used
-directly, with one keep-alive connection per worker thread, it costs a quarter of that and
-nothing grows with the concurrency.
+The fast path is one keep-alive HTTP/1.1 connection per worker thread
+(reconciler/http11.py): first httpcore's, now our own, because httpcore's request models and
+h11's state machine were still a third of the scan's CPU at c=1 (issue 17); nothing in it
+grows with the concurrency.
 
 What that gives up, and how it is kept:
 - proxies: httpx honours HTTP(S)_PROXY/ALL_PROXY/NO_PROXY; when one applies to the API URL,
@@ -16,9 +17,11 @@ What that gives up, and how it is kept:
 - content decoding: the fast path asks for an uncompressed answer (`Accept-Encoding:
   identity`) and decodes gzip/deflate anyway, under the same size cap, should a peer
   compress regardless;
-- errors: both paths raise httpcore's exceptions (`TRANSPORT_ERRORS`); the httpx path maps
-  httpx's classes to httpcore's of the same name, the cause kept. So the fast path never
-  imports httpx (0.15 s of start-up: it also imports its command-line tool's libraries).
+- errors: both paths raise httpcore's exception classes (`TRANSPORT_ERRORS`); the httpx
+  path maps httpx's classes to httpcore's of the same name, the cause kept. So the fast
+  path never imports httpx (0.15 s of start-up: it also imports its command-line tool's
+  libraries);
+- HTTP/1.1 only, as httpx's default: no HTTP/2.
 
 A worker thread keeps one connection, to the origin it last used: the emulator is one
 origin, so every request reuses a connection; real Chargebee is one origin per site, so a
@@ -40,6 +43,7 @@ from urllib.request import getproxies, proxy_bypass
 import httpcore
 
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
+from reconciler.http11 import Connection, Origin
 
 if TYPE_CHECKING:
     import httpx
@@ -76,9 +80,6 @@ class Timeouts:
 
     connect: float
     io: float
-
-    def as_extension(self) -> dict[str, float]:
-        return {"connect": self.connect, "read": self.io, "write": self.io, "pool": self.io}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,16 +152,17 @@ def _request_body(
 
 
 class Connections:
-    """One HTTP/1.1 keep-alive connection per calling thread (httpcore), to the origin
-    that thread last used. Thread-safe because nothing is shared but the registry."""
+    """One HTTP/1.1 keep-alive connection per calling thread (reconciler/http11.py), to
+    the origin that thread last used. Thread-safe because nothing is shared but the
+    registry."""
 
     def __init__(self, *, timeouts: Timeouts, ssl_context: ssl.SSLContext, user_agent: str) -> None:
-        self._extensions = {"timeout": timeouts.as_extension()}
+        self._timeouts = timeouts
         self._ssl_context = ssl_context
-        self._user_agent = user_agent.encode("ascii")
+        self._user_agent = user_agent
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: set[httpcore.HTTPConnection] = set()
+        self._open: set[Connection] = set()
         self._closed = False
 
     def send(
@@ -173,61 +175,40 @@ class Connections:
         headers: Mapping[str, str],
     ) -> Answer:
         url, body = _request_body(url, params, form)
-        target = httpcore.URL(url)
+        origin, target = _origin_and_target(url)
         wire = [
-            (b"Host", _host_header(target)),
-            (b"User-Agent", self._user_agent),
-            (b"Accept-Encoding", b"identity"),
+            ("Host", origin.host_header),
+            ("User-Agent", self._user_agent),
+            ("Accept-Encoding", "identity"),
+            *headers.items(),
         ]
-        wire += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         if body is not None:
-            wire.append((b"Content-Type", b"application/x-www-form-urlencoded"))
-            wire.append((b"Content-Length", str(len(body)).encode("ascii")))
-        request = httpcore.Request(
-            method, target, headers=wire, content=body, extensions=self._extensions
-        )
+            wire.append(("Content-Type", "application/x-www-form-urlencoded"))
+        connection = self._connection_for(origin)
         try:
-            status, answer_headers, content = self._exchange(target.origin, request)
-        except httpcore.ConnectionNotAvailable:
-            # The server closed it between our check and the request: a new one, once.
-            status, answer_headers, content = self._exchange(target.origin, request)
+            status, answer_headers, content = connection.exchange(method, target, wire, body)
+        except BaseException:
+            self._forget(connection)  # closed already: its framing is unknown
+            raise
         encoding = answer_headers.get("content-encoding", "").strip().lower()
         for name in _BODY_HEADERS:
             answer_headers.pop(name, None)
         return Answer(method, status, answer_headers, _decoded(encoding, content))
 
-    def _exchange(
-        self, origin: httpcore.Origin, request: httpcore.Request
-    ) -> tuple[int, dict[str, str], bytes]:
-        """One request on this thread's connection: status, headers (names lower-cased)
-        and the body under the cap. A connection that failed, or whose answer was not read
-        to its end, is closed and forgotten: its framing is unknown."""
-        connection = self._connection_for(origin)
-        try:
-            response = connection.handle_request(request)
-            try:
-                headers = {
-                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
-                }
-                _refuse_declared_oversize(headers.get("content-length", ""))
-                content = read_capped(response.stream)  # type: ignore[arg-type]
-            finally:
-                response.close()
-        except BaseException:
-            self._forget(connection)
-            raise
-        return response.status, headers, content
-
-    def _connection_for(self, origin: httpcore.Origin) -> httpcore.HTTPConnection:
-        """This thread's connection if it goes to `origin` and is still usable, else a
+    def _connection_for(self, origin: Origin) -> Connection:
+        """This thread's connection if it goes to `origin` and may take a request, else a
         new one (the old one closed: a thread never holds more than one)."""
-        held: httpcore.HTTPConnection | None = getattr(self._local, "connection", None)
+        held: Connection | None = getattr(self._local, "connection", None)
         if held is not None:
-            if held._origin == origin and not (held.is_closed() or held.has_expired()):
+            if held.origin == origin and held.usable():
                 return held
             self._forget(held)
-        connection = httpcore.HTTPConnection(
-            origin, ssl_context=self._ssl_context, keepalive_expiry=_KEEPALIVE_S
+        connection = Connection(
+            origin,
+            ssl_context=self._ssl_context,
+            connect_timeout=self._timeouts.connect,
+            io_timeout=self._timeouts.io,
+            keepalive_s=_KEEPALIVE_S,
         )
         with self._lock:
             if self._closed:
@@ -236,7 +217,7 @@ class Connections:
         self._local.connection = connection
         return connection
 
-    def _forget(self, connection: httpcore.HTTPConnection) -> None:
+    def _forget(self, connection: Connection) -> None:
         with self._lock:
             self._open.discard(connection)
         if getattr(self._local, "connection", None) is connection:
@@ -309,10 +290,24 @@ class HttpxTransport:
             self._http.close()
 
 
-def _host_header(url: httpcore.URL) -> bytes:
-    default = 443 if url.scheme == b"https" else 80
-    host = b"[%b]" % url.host if b":" in url.host else url.host  # an IPv6 literal
-    return host if url.port is None or url.port == default else b"%b:%d" % (host, url.port)
+def _origin_and_target(url: str) -> tuple[Origin, str]:
+    """The origin a URL's request goes to, and its request target (path and query)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise httpcore.UnsupportedProtocol(f"not an http(s) URL: {scheme or 'no scheme'}")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise httpcore.UnsupportedProtocol("the URL's port is not a number") from None
+    host = parts.hostname
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise httpcore.UnsupportedProtocol("the URL's host name is not valid") from None
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Origin(scheme, host, port), target
 
 
 def _as_httpcore(exc: Exception) -> Exception:
