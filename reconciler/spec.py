@@ -162,7 +162,7 @@ def load_text(text: str, filename: str = "<string>") -> list[Desired]:
     """Documents from a string, with the same checks as files (used by tests and stdin)."""
     problems: list[SpecProblem] = []
     loaded: list[_Loaded] = []
-    _load_one_file(text.encode("utf-8"), filename, Path.cwd(), loaded, problems)
+    _load_one_file(text.encode("utf-8"), filename, os.getcwd(), loaded, problems)  # noqa: PTH109
     problems.extend(_fleet_problems(loaded))
     if problems:
         raise SpecError(problems)
@@ -186,7 +186,7 @@ def desired_from_document(
     problems = validate_document(doc, filename=filename)
     if problems:
         raise SpecError(problems)
-    return _build(dict(doc), SourceRef(filename, 1, 1), base_dir or Path.cwd())
+    return _build(dict(doc), SourceRef(filename, 1, 1), str(base_dir or Path.cwd()))
 
 
 def desired_to_document(desired: Desired) -> dict[str, Any]:
@@ -359,13 +359,13 @@ def _yaml_files_under(root: Path, problems: list[SpecProblem]) -> list[tuple[str
 
 def _read_all(
     files: Sequence[_Found], problems: list[SpecProblem]
-) -> Iterator[tuple[str, Path, bytes]]:
+) -> Iterator[tuple[str, str, bytes]]:
     """Each file's bytes, never more than MAX_FILE_BYTES + 1 of them (so `decode` can say
     the file is too large): the size is checked before reading, and stdin, whose size is
     unknown, is read with the same cap (a 2 GB file used to be read whole first)."""
     for entry, resolved in files:
         if entry == STDIN:
-            yield "<stdin>", Path.cwd(), sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+            yield "<stdin>", os.getcwd(), sys.stdin.buffer.read(MAX_FILE_BYTES + 1)  # noqa: PTH109
             continue
         name = entry if isinstance(entry, str) else str(entry)
         try:
@@ -377,7 +377,9 @@ def _read_all(
             limit = MAX_FILE_BYTES // (1024 * 1024)
             problems.append(SpecProblem(name, 1, 1, "", f"file is larger than {limit} MiB"))
             continue
-        base_dir = Path(resolved).parent if resolved else Path(name).resolve().parent
+        # The directory as a string: a Path per file was a tenth of reading the files, and
+        # only an `apiKeyFromFile` document ever joins it (`_build`).
+        base_dir = os.path.dirname(resolved or os.path.realpath(name))  # noqa: PTH120
         yield name, base_dir, data
 
 
@@ -401,7 +403,7 @@ def _read_capped(name: str) -> bytes | None:
 def _load_one_file(
     data: bytes,
     filename: str,
-    base_dir: Path,
+    base_dir: str,
     loaded: list[_Loaded],
     problems: list[SpecProblem],
     *,
@@ -579,7 +581,7 @@ def _fleet_problems(loaded: Sequence[_Loaded]) -> list[SpecProblem]:
 # --------------------------------------------------------------------------- building
 
 
-def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired:
+def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: str) -> Desired:
     """A Desired from a document that has passed validation (so keys and types are right)."""
     metadata, spec = doc["metadata"], doc["spec"]
     credentials = spec["credentials"]
@@ -595,7 +597,7 @@ def _build(doc: Mapping[str, Any], source: SourceRef, base_dir: Path) -> Desired
         site=spec["site"],
         credentials=Credentials(
             api_key_env=credentials.get("apiKeyFromEnv"),
-            api_key_file=str(base_dir / key_file) if key_file is not None else None,
+            api_key_file=str(Path(base_dir, key_file)) if key_file is not None else None,
         ),
         connection=DesiredConnection(
             state=ConnectionState(connection["state"]),
