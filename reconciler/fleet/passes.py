@@ -552,7 +552,8 @@ class _Pass:
             self.config_is_valid()
             self.freeze()
             for orphan in self.orphan_entries(configured):
-                pool.submit(work, orphan)
+                lead.acquire()  # as a configured site: its exception is kept, not lost
+                pool.submit(started, orphan)
             cancel = False
         finally:
             # On an invalid config the reads not started are dropped and the ones in

@@ -25,7 +25,7 @@ from reconciler.report.json_report import PRETTY_MAX_SITES
 from reconciler.spec import iter_load, load
 from tests.engine.conftest import Fleet, document
 from tests.fleet._stored import last_report, stored
-from tests.fleet.test_reconcile_e2e import SCHEMA, connected_site
+from tests.fleet.test_reconcile_e2e import SCHEMA, connected_site, with_policy
 
 pytestmark = [pytest.mark.e2e]
 
@@ -218,3 +218,24 @@ def test_a_big_pass_reports_every_site_it_finished_early_with_labels_and_state(
         "in_sync": len(names) - 1,
     }
     assert set(stored(fleet).sites) == set(names)
+
+
+def test_a_bug_while_reading_an_orphan_fails_the_pass_instead_of_vanishing(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connected_site(fleet, "alpha")
+    connected_site(fleet, "beta")
+    leaving = with_policy(document("beta", allow_disconnect=True), deletionPolicy="disconnect")
+    write_config(fleet, {"1.yaml": document("alpha"), "2.yaml": leaving})
+    one_pass(fleet, monkeypatch)
+    (fleet.root / "config" / "2.yaml").unlink()  # beta is an orphan, read to be disconnected
+    real_read = sites.read_and_plan
+
+    def buggy_for_beta(client: Client, desired: Desired, *args: Any) -> Planned:
+        if desired.site == "beta":
+            raise RuntimeError("a bug while reading beta")
+        return real_read(client, desired, *args)
+
+    monkeypatch.setattr(passes, "read_and_plan", buggy_for_beta)
+    with pytest.raises(RuntimeError, match="a bug while reading beta"):
+        one_pass(fleet, monkeypatch)
