@@ -29,6 +29,7 @@ from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import SpecError, TransportError
 from reconciler.fleet.drift import ChangedBy, Resolution
 from reconciler.fleet.gitinfo import git_info
+from reconciler.fleet.lead import Lead
 from reconciler.fleet.safety import SafetyDecision, check_threshold
 from reconciler.fleet.section import (
     FleetSection,
@@ -509,12 +510,11 @@ class _Pass:
             self.freeze()
             for_each_site(self.entries(desired), work, options.concurrency)
             return sorted(kept, key=lambda e: e.order)
-        # Loading stays only a little ahead of the reads: a loader running flat out beside
-        # the reads takes the GIL from them (each read waits a switch interval at every
-        # wake-up; bench/README.md has the figures). Blocked on the lead, it yields the GIL
-        # to the reads; it loads the next document as a read starts, a fraction of a
-        # millisecond each.
-        lead = threading.Semaphore(_LOAD_AHEAD_PER_WORKER * max(1, options.concurrency))
+        # Loading stays only a little ahead of the reads (reconciler/fleet/lead.py): blocked
+        # on the lead it yields the GIL to the reads, and is woken to load a batch of
+        # documents once half the workers' worth of queued sites is left.
+        workers = max(1, options.concurrency)
+        lead = Lead(high=_LOAD_AHEAD_PER_WORKER * workers, low=workers // 2)
         failures: list[BaseException] = []  # a worker's exception is a bug: re-raised here
 
         def started(entry: Planned) -> None:
@@ -524,9 +524,7 @@ class _Pass:
             except BaseException as exc:
                 failures.append(exc)
 
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, options.concurrency), thread_name_prefix="site"
-        )
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site")
         # No futures are kept (a finished site leaves nothing behind), so the pool must
         # run every queued read: it is only cancelled when loading fails.
         cancel = True
