@@ -28,6 +28,7 @@ log = logging.getLogger("brightback.credentials")
 # base64 (standard and URL-safe) of `value:` and `value` (an Authorization header's Basic
 # form), padding dropped.
 _KNOWN_FORMS: set[str] = set()
+_REMEMBERED: set[str] = set()  # keys whose forms are in _KNOWN_FORMS (a lookup, not 4 encodes)
 _KNOWN_LOCK = threading.Lock()
 # Candidate tokens: a key-like run (live_..., key-acme-...) or a base64 run.
 _KEYISH = re.compile(r"[A-Za-z0-9_-]{8,}={0,2}")
@@ -46,11 +47,14 @@ _few_forms_bytes: tuple[bytes, ...] | None = ()
 
 def _remember(value: str) -> None:
     global _few_forms, _few_forms_bytes
+    if value in _REMEMBERED:
+        return  # a key made again (each request resolves its site's key): known already
     forms = {value}
     for raw in (f"{value}:", value):
         forms.add(base64.b64encode(raw.encode()).decode("ascii").rstrip("="))
         forms.add(base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("="))
     with _KNOWN_LOCK:
+        _REMEMBERED.add(value)
         _KNOWN_FORMS.update(f for f in forms if len(f) >= 8)
         few = len(_KNOWN_FORMS) <= _FEW_FORMS
         _few_forms = tuple(_KNOWN_FORMS) if few else None

@@ -36,6 +36,7 @@ import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -291,8 +292,22 @@ class HttpxTransport:
 
 
 def _origin_and_target(url: str) -> tuple[Origin, str]:
-    """The origin a URL's request goes to, and its request target (path and query)."""
-    parts = urlsplit(url)
+    """The origin a URL's request goes to, and its request target (path and query; a
+    fragment is never sent). The origin is parsed once per scheme and authority."""
+    authority_at = url.find("://") + 3
+    if authority_at < 3:
+        raise httpcore.UnsupportedProtocol("not an http(s) URL: no scheme")
+    ends = [at for at in (url.find(c, authority_at) for c in "/?#") if at >= 0]
+    split = min(ends) if ends else len(url)
+    target = url[split:].partition("#")[0]
+    if not target.startswith("/"):
+        target = "/" + target
+    return _origin(url[:split]), target
+
+
+@lru_cache(maxsize=1024)  # real Chargebee: one origin per site; the emulator: one
+def _origin(base: str) -> Origin:
+    parts = urlsplit(base)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise httpcore.UnsupportedProtocol(f"not an http(s) URL: {scheme or 'no scheme'}")
@@ -306,8 +321,7 @@ def _origin_and_target(url: str) -> tuple[Origin, str]:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise httpcore.UnsupportedProtocol("the URL's host name is not valid") from None
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Origin(scheme, host, port), target
+    return Origin(scheme, host, port)
 
 
 def _as_httpcore(exc: Exception) -> Exception:

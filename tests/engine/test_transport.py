@@ -23,6 +23,7 @@ from reconciler.transport import (
     Connections,
     HttpxTransport,
     Timeouts,
+    _origin_and_target,
     open_transport,
 )
 
@@ -211,3 +212,31 @@ def test_a_fleet_of_reads_on_the_emulator_uses_at_most_one_connection_per_thread
         assert len(transport._open) <= 3
     assert [live.site for live in lives] == sites
     assert transport._open == set()  # closed with the client
+
+
+@pytest.mark.parametrize(
+    ("url", "origin", "target"),
+    [
+        (
+            "http://127.0.0.1:8080/acme/api/v2/x?a=1#frag",
+            ("http", "127.0.0.1", 8080),
+            "/acme/api/v2/x?a=1",
+        ),
+        ("https://acme.chargebee.com/api/v2", ("https", "acme.chargebee.com", 443), "/api/v2"),
+        ("http://h.example?x=1", ("http", "h.example", 80), "/?x=1"),
+        ("http://[::1]:9/p", ("http", "::1", 9), "/p"),
+        ("HTTPS://Acme.Example/p", ("https", "acme.example", 443), "/p"),
+    ],
+)
+def test_a_url_splits_into_its_origin_and_the_target_sent(
+    url: str, origin: tuple[str, str, int], target: str
+) -> None:
+    found, sent = _origin_and_target(url)
+    assert (found.scheme, found.host, found.port) == origin
+    assert sent == target
+
+
+@pytest.mark.parametrize("url", ["ftp://h.example/x", "h.example/x", "http://h.example:9x/"])
+def test_a_url_that_is_not_http_is_refused_before_connecting(url: str) -> None:
+    with pytest.raises(httpcore.UnsupportedProtocol):
+        _origin_and_target(url)
