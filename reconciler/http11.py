@@ -15,7 +15,8 @@ What is kept from h11 (RFC 9112), because a peer is not trusted:
   `chunked` (then `Content-Length` is ignored and the connection is not reused); several
   `Content-Length` values must agree and be digits; with neither, the body runs to the
   close and the connection is not reused; a body shorter than declared is an error;
-- interim (1xx) answers are skipped, `101 Switching Protocols` is refused;
+- interim (1xx) answers are skipped, at most 8 of them; `101 Switching Protocols` is
+  refused;
 - a request whose target or header values hold CR, LF or NUL is refused before anything
   is sent (header injection).
 A connection is reused only when its last answer was read to its declared end, the peer
@@ -47,6 +48,7 @@ __all__ = ["Connection", "Origin"]
 
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers (h11's default is 16 KiB)
 MAX_HEADER_LINES = 100
+MAX_INTERIM_ANSWERS = 8  # 1xx answers before the final one (a peer could send them forever)
 _RECV_BYTES = 64 * 1024
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: [\t \x21-\x7e\x80-\xff]*)?")
@@ -126,12 +128,14 @@ class Connection:
             raise httpcore.LocalProtocolError("the connection cannot take another request")
         self._reusable = False
         self._send(request)
-        while True:
+        for _ in range(MAX_INTERIM_ANSWERS + 1):
             version, status, fields, lengths, codings, close = self._read_head()
             if status >= 200:
                 break
             if status == 101:
                 raise httpcore.RemoteProtocolError("the server switched protocols")
+        else:
+            raise httpcore.RemoteProtocolError("too many interim (1xx) answers")
         if method == "HEAD" or status in _NO_BODY_STATUSES:
             content, framed = b"", True
         elif codings:

@@ -190,6 +190,7 @@ def test_interim_answers_are_skipped_and_bodiless_statuses_read_no_body(peer: Pe
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",  # bad chunk size
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n",
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * 9 + OK,  # interim answers without end
     ],
 )
 def test_a_malformed_answer_is_a_protocol_error_and_closes_the_connection(
