@@ -186,9 +186,11 @@ class Connection:
         return sock
 
     def _send(self, data: bytes) -> None:
-        assert self._sock is not None
+        sock = self._sock
+        if sock is None:  # closed by another thread (the client closing)
+            raise httpcore.WriteError("the connection was closed")
         try:
-            self._sock.sendall(data)
+            sock.sendall(data)
         except TimeoutError as exc:
             self.close()
             raise httpcore.WriteTimeout(str(exc) or "timed out writing") from exc
@@ -198,9 +200,11 @@ class Connection:
 
     def _receive(self) -> bytes:
         """The next bytes from the peer; b"" when it closed the connection."""
-        assert self._sock is not None
+        sock = self._sock
+        if sock is None:  # closed by another thread (the client closing)
+            raise httpcore.ReadError("the connection was closed")
         try:
-            return self._sock.recv(_RECV_BYTES)
+            return sock.recv(_RECV_BYTES)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc) or "timed out reading") from exc
         except OSError as exc:

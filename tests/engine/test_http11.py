@@ -95,17 +95,29 @@ def peer() -> Iterator[Peer]:
         p.close()
 
 
+_opened: list[Connection] = []
+
+
+@pytest.fixture(autouse=True)
+def close_connections() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def connect(
     port: int, *, io_timeout: float = 5.0, context: ssl.SSLContext | None = None
 ) -> Connection:
     scheme = "https" if context else "http"
-    return Connection(
+    connection = Connection(
         Origin(scheme, "127.0.0.1", port),
         ssl_context=context or ssl.create_default_context(),
         connect_timeout=5.0,
         io_timeout=io_timeout,
         keepalive_s=4.0,
     )
+    _opened.append(connection)
+    return connection
 
 
 def get(connection: Connection, target: str = "/x", method: str = "GET") -> tuple[int, bytes]:
@@ -360,3 +372,18 @@ def test_an_untrusted_certificate_is_a_connect_error_caused_by_verification(tls_
     with pytest.raises(httpcore.ConnectError) as raised:
         get(connect(tls_port, context=ssl.create_default_context()))
     assert isinstance(raised.value.__cause__, ssl.SSLCertVerificationError)
+
+
+def test_a_connection_closed_under_a_reader_or_writer_fails_as_a_transport_error(
+    peer: Peer,
+) -> None:
+    """The client closing while a worker is between its send and its read (the race's end
+    state, set up directly): a transport error the retry machinery knows, not a crash."""
+    server = peer(answer(OK))
+    connection = connect(server.port)
+    assert get(connection) == (200, b"ok")
+    connection.close()
+    with pytest.raises(httpcore.ReadError):
+        connection._receive()
+    with pytest.raises(httpcore.WriteError):
+        connection._send(b"GET / HTTP/1.1\r\n\r\n")
