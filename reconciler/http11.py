@@ -12,9 +12,10 @@ What is kept from h11 (RFC 9112), because a peer is not trusted:
 - the status line and every header line must be well formed: no obs-fold, no space before
   the colon, no control characters in a value; the head is at most 64 KiB and 100 lines;
 - framing: no body for HEAD, 1xx, 204 and 304; `Transfer-Encoding` must be exactly
-  `chunked` (then `Content-Length` is ignored and the connection is not reused); several
-  `Content-Length` values must agree and be digits; with neither, the body runs to the
-  close and the connection is not reused; a body shorter than declared is an error;
+  `chunked` (a `Content-Length` beside it is ignored, and then the connection is not
+  reused); several `Content-Length` values must agree and be digits; with neither, the
+  body runs to the close and the connection is not reused; a body shorter than declared
+  is an error;
 - interim (1xx) answers are skipped, at most 8 of them; `101 Switching Protocols` is
   refused;
 - a request whose target or header values hold CR, LF or NUL is refused before anything
@@ -141,7 +142,10 @@ class Connection:
         elif codings:
             if [c.strip().lower() for c in b",".join(codings).split(b",")] != [b"chunked"]:
                 raise httpcore.RemoteProtocolError("unsupported Transfer-Encoding")
-            content, framed, close = self._read_chunked(), True, True
+            # With a Content-Length beside it, the peer's framing is ambiguous (request
+            # smuggling's shape): the answer is read as chunked and the connection closed.
+            content, framed = self._read_chunked(), True
+            close = close or bool(lengths)
         elif lengths:
             content, framed = self._read_length(_content_length(lengths)), True
         else:

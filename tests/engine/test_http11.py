@@ -138,15 +138,33 @@ def test_a_content_length_answer_is_read_exactly_and_the_connection_reused(peer:
     connection.close()
 
 
-def test_a_chunked_answer_is_joined_with_extensions_and_trailers_dropped(peer: Peer) -> None:
-    body = b"4;ext=1\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n"
-    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
-    server = peer(answer(chunked))
+CHUNKED_BODY = b"4;ext=1\r\nwiki\r\n5\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n"
+
+
+def test_a_chunked_answer_is_joined_with_extensions_and_trailers_dropped_and_reused(
+    peer: Peer,
+) -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + CHUNKED_BODY
+    server = peer(answer(chunked), answer(OK))
     connection = connect(server.port)
     status, headers, content = connection.exchange("GET", "/x", [], None)
     assert (status, content) == (200, b"wikipedia")
     assert headers["transfer-encoding"] == "chunked"
-    connection.close()
+    assert get(connection) == (200, b"ok")
+    assert server.connections == 1  # a chunked answer ends where its framing says
+
+
+def test_chunked_with_a_content_length_beside_it_is_read_as_chunked_and_not_reused(
+    peer: Peer,
+) -> None:
+    both = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n" + CHUNKED_BODY
+    )
+    server = peer(answer(both), answer(OK))
+    connection = connect(server.port)
+    assert get(connection) == (200, b"wikipedia")
+    assert get(connection) == (200, b"ok")
+    assert server.connections == 2
 
 
 def test_an_answer_without_length_runs_to_the_close_and_the_connection_is_not_reused(
