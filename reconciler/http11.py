@@ -227,20 +227,7 @@ class Connection:
     ) -> tuple[bytes, int, dict[str, str], list[bytes], list[bytes], bool]:
         """(minor version, status, headers, Content-Length values, Transfer-Encoding
         values, whether the peer asked to close), the head consumed from the buffer."""
-        searched = 0
-        while True:
-            end = self._buffer.find(b"\r\n\r\n", searched)
-            if end >= 0:
-                break
-            if len(self._buffer) > MAX_HEAD_BYTES:
-                raise httpcore.RemoteProtocolError("answer head too large")
-            searched = max(0, len(self._buffer) - 3)
-            self._fill("without sending an answer" if not self._buffer else "in the answer's head")
-        if end > MAX_HEAD_BYTES:
-            raise httpcore.RemoteProtocolError("answer head too large")
-        head = bytes(self._buffer[:end])
-        del self._buffer[: end + 4]
-        lines = head.split(b"\r\n")
+        lines = self._take_until(b"\r\n\r\n", "head").split(b"\r\n")
         status_line = _STATUS_LINE.fullmatch(lines[0])
         if status_line is None:
             raise httpcore.RemoteProtocolError("malformed status line")
@@ -284,24 +271,31 @@ class Connection:
                 return content
             self._buffer += data
 
-    def _read_line(self, what: str) -> bytes:
+    def _take_until(self, terminator: bytes, what: str) -> bytes:
+        """The buffered bytes before `terminator`, consumed with it, reading on until it
+        arrives; the answer's head and each chunk-size or trailer line, so at most
+        MAX_HEAD_BYTES of them."""
         searched = 0
         while True:
-            end = self._buffer.find(b"\r\n", searched)
+            end = self._buffer.find(terminator, searched)
             if end >= 0:
-                line = bytes(self._buffer[:end])
-                del self._buffer[: end + 2]
-                return line
+                break
             if len(self._buffer) > MAX_HEAD_BYTES:
-                raise httpcore.RemoteProtocolError(f"{what} too long")
-            searched = max(0, len(self._buffer) - 1)
-            self._fill(f"in the answer's {what}")
+                raise httpcore.RemoteProtocolError(f"answer's {what} too large")
+            searched = max(0, len(self._buffer) - len(terminator) + 1)
+            started = self._buffer or what != "head"
+            self._fill(f"in the answer's {what}" if started else "without sending an answer")
+        if end > MAX_HEAD_BYTES:
+            raise httpcore.RemoteProtocolError(f"answer's {what} too large")
+        taken = bytes(self._buffer[:end])
+        del self._buffer[: end + len(terminator)]
+        return taken
 
     def _read_chunked(self) -> bytes:
         parts: list[bytes] = []
         total = 0
         while True:
-            size_line = _CHUNK_SIZE.fullmatch(self._read_line("chunk size"))
+            size_line = _CHUNK_SIZE.fullmatch(self._take_until(b"\r\n", "chunk size"))
             if size_line is None:
                 raise httpcore.RemoteProtocolError("malformed chunk size")
             size = int(size_line.group(1), 16)
@@ -311,10 +305,10 @@ class Connection:
             if total > MAX_BODY_BYTES:
                 raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
             parts.append(self._read_length(size))
-            if self._read_line("chunk end") != b"":
+            if self._take_until(b"\r\n", "chunk end") != b"":
                 raise httpcore.RemoteProtocolError("chunk longer than its size")
         trailers = 0
-        while self._read_line("trailer") != b"":  # trailers are read and dropped
+        while self._take_until(b"\r\n", "trailer") != b"":  # trailers are read and dropped
             trailers += 1
             if trailers > MAX_HEADER_LINES:
                 raise httpcore.RemoteProtocolError("too many trailer lines")
