@@ -196,10 +196,8 @@ class Connection:
         try:
             sock.sendall(data)
         except TimeoutError as exc:
-            self.close()
             raise httpcore.WriteTimeout(str(exc) or "timed out writing") from exc
         except OSError as exc:
-            self.close()
             raise httpcore.WriteError(str(exc)) from exc
 
     def _receive(self) -> bytes:
