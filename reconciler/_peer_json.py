@@ -23,7 +23,21 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 # recursion limit in anything that walks the value later (json.dumps, the report).
 MAX_DEPTH = 64
 
-__all__ = ["MAX_BODY_BYTES", "MAX_DEPTH", "PeerAnswerError", "loads", "read_capped", "too_deep"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_DEPTH",
+    "PeerAnswerError",
+    "loads",
+    "read_capped",
+    "too_deep",
+    "too_large",
+]
+
+
+def too_large(limit: int = MAX_BODY_BYTES) -> PeerAnswerError:
+    """The error for an answer over `limit` bytes, however its size came to be known
+    (declared, chunked, streamed, or inflated from a compressed body)."""
+    return PeerAnswerError(f"answer larger than {limit // 1024} KiB")
 
 
 def read_capped(chunks: Iterable[bytes], limit: int = MAX_BODY_BYTES) -> bytes:
@@ -33,7 +47,7 @@ def read_capped(chunks: Iterable[bytes], limit: int = MAX_BODY_BYTES) -> bytes:
     for chunk in chunks:
         total += len(chunk)
         if total > limit:
-            raise PeerAnswerError(f"answer larger than {limit // 1024} KiB")
+            raise too_large(limit)
         parts.append(chunk)
     return b"".join(parts)
 

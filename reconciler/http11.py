@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import httpcore
 
-from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError
+from reconciler._peer_json import MAX_BODY_BYTES, too_large
 
 __all__ = ["Connection", "Origin"]
 
@@ -251,7 +251,7 @@ class Connection:
 
     def _read_length(self, length: int) -> bytes:
         if length > MAX_BODY_BYTES:
-            raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+            raise too_large()
         while len(self._buffer) < length:
             self._fill("before the end of the answer's body")
         content = bytes(self._buffer[:length])
@@ -261,7 +261,7 @@ class Connection:
     def _read_to_close(self) -> bytes:
         while True:
             if len(self._buffer) > MAX_BODY_BYTES:
-                raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+                raise too_large()
             data = self._receive()
             if not data:
                 content = bytes(self._buffer)
@@ -301,7 +301,7 @@ class Connection:
                 break
             total += size
             if total > MAX_BODY_BYTES:
-                raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+                raise too_large()
             parts.append(self._read_length(size))
             if self._take_until(b"\r\n", "chunk end") != b"":
                 raise httpcore.RemoteProtocolError("chunk longer than its size")

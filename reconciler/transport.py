@@ -43,7 +43,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import httpcore
 
-from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped
+from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped, too_large
 from reconciler.http11 import Connection, Origin
 
 if TYPE_CHECKING:
@@ -335,7 +335,7 @@ def _as_httpcore(exc: Exception) -> Exception:
 
 def _refuse_declared_oversize(declared: str) -> None:
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+        raise too_large()
 
 
 def _decoded(encoding: str, content: bytes) -> bytes:
@@ -351,5 +351,5 @@ def _decoded(encoding: str, content: bytes) -> bytes:
     except zlib.error:
         raise PeerAnswerError(f"answer is not valid {encoding}") from None
     if len(out) > MAX_BODY_BYTES or decompressor.unconsumed_tail:
-        raise PeerAnswerError(f"answer larger than {MAX_BODY_BYTES // 1024} KiB")
+        raise too_large()
     return out
