@@ -5,7 +5,7 @@ it from them (each read waits a switch interval at every wake-up), so loading st
 a little ahead: at most `high` loaded sites wait for a worker. It used to be a
 `threading.Semaphore` of `high`: once full, every read that started woke the loader to
 load one more document, a GIL hand-over each way per site. Measured side by side on the
-no-drift scan (bench/README.md, issue 17), those hand-overs cost ~13 % of the pass's CPU
+no-drift scan (bench/README.md, issue 17), those hand-overs cost ~15 % of the pass's CPU
 (0.95 against 1.12 ms a site at 10,000 sites, the wall time unchanged). Here the blocked
 loader is woken only when the waiting sites have fallen to `low`, and then loads
 `high - low` documents in one go.
