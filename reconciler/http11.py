@@ -39,7 +39,7 @@ import select
 import socket
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpcore
 
@@ -69,12 +69,15 @@ class Origin:
     scheme: str
     host: str
     port: int
+    # The Host header's value, made once: origins are cached per URL authority
+    # (transport._origin), and every request on one sends it.
+    host_header: str = field(init=False, compare=False)
 
-    @property
-    def host_header(self) -> str:
+    def __post_init__(self) -> None:
         host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
         default = 443 if self.scheme == "https" else 80
-        return host if self.port == default else f"{host}:{self.port}"
+        header = host if self.port == default else f"{host}:{self.port}"
+        object.__setattr__(self, "host_header", header)
 
 
 class Connection:
