@@ -19,11 +19,10 @@ from typing import Any
 
 import yaml
 
+from emulator import TOKEN_ENV
 from emulator.seed import SeedError, apply_seed
 from emulator.settings import validate as validate_settings
 from emulator.store import Store
-
-TOKEN_ENV = "BRIGHTBACK_EMULATOR_ADMIN_TOKEN"  # noqa: S105 - the name of the variable
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

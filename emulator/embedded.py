@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import httpx
 
-from emulator.cli import TOKEN_ENV
+from emulator import TOKEN_ENV
 
 LISTENING = re.compile(r"listening on (http://\S+):(\d+)")
 

@@ -23,6 +23,15 @@ def test_importing_the_package_loads_no_http_stack() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_driving_the_emulator_loads_none_of_its_server() -> None:
+    """`emulator.embedded` runs the emulator in its own process: the process that drives it
+    (the demo, a bench, a test) does not carry the server's modules."""
+    server = ("starlette", "uvicorn", "sqlite3", "emulator.service", "emulator.store")
+    code = f"import sys, emulator.embedded; print([m for m in {server!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def _public_modules() -> list[str]:
     """Every module of the three packages whose name does not start with an underscore."""
     root = Path(__file__).resolve().parent.parent
