@@ -12,8 +12,15 @@ parts no change to the reconciler's own Python can remove:
   pause, as the config loader does beside a pass's reads. The reader's own CPU
   (`time.thread_time`) grows: every system call gives the GIL up and waits to take it back
   (a fifth of `--reads`: each read then waits up to a switch interval, 5 ms, in wall time).
+- `read, alone, L ms latency`: one thread again, the emulator answering after L ms (a
+  twentieth of `--reads`). On a virtual machine a thread woken after a long idle wait is
+  charged for the wake-up: here a bare `time.sleep(0.1)` costs ~130 µs of thread CPU.
 - `read, T reader threads`: T threads reading at once with the emulator's latency switched
   on (so reads overlap, as in a pass); the process's CPU per read.
+- `event loop, T in flight`: the same reads kept T at once by one thread on non-blocking
+  sockets, each answer parsed to a `Live`, but with a bare HTTP parse and none of the
+  client's checks, retries or redaction: what one read might cost if the reads were
+  driven by an event loop instead of a thread each (the reconciler has no such path).
 
 The emulator runs in its own process; only this process's CPU is counted. Figures are
 microseconds of CPU per read, the median of `--repeat` runs. A diagnostic, not a goal: it
@@ -27,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
+import selectors
 import socket
 import sys
 import tempfile
@@ -43,12 +52,13 @@ from bench_fleet_scan import KEY_ENV, KEY_VALUE, create_fleet
 
 from emulator.embedded import RunningEmulator, start_emulator
 from reconciler.client import ClientConfig, ReadOnlyClient
+from reconciler.live import live_from_api
 from reconciler.model import Desired
 from reconciler.spec import load_text
 
 
-def _bare_reads(emu: RunningEmulator, reads: int) -> float:
-    """CPU seconds (this thread) of `reads` GETs on a bare socket."""
+def _bare_request(emu: RunningEmulator) -> tuple[tuple[str, int], bytes]:
+    """Where to send, and the bytes of, the read's GET for the bench's one site."""
     url = urlsplit(emu.url_template.replace("{site}", site_name(0)))
     target = url.path.rstrip("/") + "/brightback_integration"
     request = (
@@ -56,24 +66,76 @@ def _bare_reads(emu: RunningEmulator, reads: int) -> float:
         f"Authorization: Basic {base64.b64encode(f'{KEY_VALUE}:'.encode()).decode()}\r\n"
         "Accept-Encoding: identity\r\n\r\n"
     ).encode()
-    with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80)) as sock:
+    return (url.hostname or "127.0.0.1", url.port or 80), request
+
+
+def _answer_end(data: bytes | bytearray) -> int:
+    """Where the first whole answer in `data` ends (head and Content-Length body), or -1."""
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0:
+        return -1
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in bytes(data[:head_end]).split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    end = head_end + 4 + length
+    return end if len(data) >= end else -1
+
+
+def _bare_reads(emu: RunningEmulator, reads: int) -> float:
+    """CPU seconds (this thread) of `reads` GETs on a bare socket."""
+    address, request = _bare_request(emu)
+    with socket.create_connection(address) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(30)
         started = time.thread_time()
         for _ in range(reads):
             sock.sendall(request)
             data = b""
-            while b"\r\n\r\n" not in data:
+            while _answer_end(data) < 0:
                 data += sock.recv(65536)
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = next(
-                int(line.split(b":", 1)[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            while len(body) < length:
-                body += sock.recv(65536)
         return time.thread_time() - started
+
+
+def _event_loop_reads(emu: RunningEmulator, in_flight: int, reads: int) -> float:
+    """CPU seconds (this process) of `reads` GETs kept `in_flight` at once by one thread on
+    non-blocking sockets (`selectors`), each answer's JSON turned into a `Live`: the design
+    a thread per read would give way to, without the client's checks and retries."""
+    address, request = _bare_request(emu)
+    selector = selectors.DefaultSelector()
+    buffers: dict[socket.socket, bytearray] = {}
+    for _ in range(in_flight):
+        sock = socket.create_connection(address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        buffers[sock] = bytearray()
+        selector.register(sock, selectors.EVENT_READ)
+    started = time.process_time()
+    sent = done = 0
+    for sock in buffers:
+        sock.send(request)  # a few hundred bytes: a fresh socket's buffer takes them whole
+        sent += 1
+    while done < sent:
+        for key, _ in selector.select(30):
+            sock = key.fileobj  # type: ignore[assignment]
+            buffer = buffers[sock]
+            buffer += sock.recv(65536)
+            end = _answer_end(buffer)
+            if end < 0:
+                continue
+            body = bytes(buffer[buffer.find(b"\r\n\r\n") + 4 : end])
+            del buffer[:end]
+            live_from_api(json.loads(body))
+            done += 1
+            if sent < reads:
+                sock.send(request)
+                sent += 1
+    cpu = time.process_time() - started
+    for sock in buffers:
+        selector.unregister(sock)
+        sock.close()
+    return cpu
 
 
 def _client_reads(client: ReadOnlyClient, desired: Desired, reads: int) -> float:
@@ -153,10 +215,18 @@ def main() -> None:
                     few,
                 )
             emu.admin.set_faults(global_={"latency_ms": args.latency_ms})
+            slow = max(1, args.reads // 20)
             for _ in range(args.repeat):
+                note(
+                    f"read, alone, {args.latency_ms} ms latency",
+                    _client_reads(client, desired, slow),
+                    slow,
+                )
                 for threads in args.threads:
                     cpu = _threaded_reads(client, desired, threads, args.reads)
                     note(f"read, {threads} reader threads", cpu)
+                most = max(args.threads)
+                note(f"event loop, {most} in flight", _event_loop_reads(emu, most, args.reads))
         finally:
             client.close()
 
