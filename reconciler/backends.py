@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
+from reconciler import hub as hubs
 from reconciler.backend import Backend, BackendKind, Prober, ReadBackend
 from reconciler.client import Client, ClientConfig, ClientStats, KeySource, ReadOnlyClient
 from reconciler.errors import ApiError, BrightbackError
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from reconciler.console import ConsoleConfig
     from reconciler.model import Desired, Live
     from reconciler.plan import Step
+
+T = TypeVar("T")
 
 
 @overload
@@ -155,17 +158,38 @@ class RoutedBackend:
             return dict(self._made)
 
     def read(self, desired: Desired) -> Live:
-        return self.backend(self.kind_of(desired)).read(desired)
+        kind = self.kind_of(desired)
+        return self._run(kind, lambda: self.backend(kind).read(desired))
 
     def events(
         self, desired: Desired, *, since: int | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
-        return self.backend(self.kind_of(desired)).events(desired, since=since, limit=limit)
+        kind = self.kind_of(desired)
+        return self._run(kind, lambda: self.backend(kind).events(desired, since=since, limit=limit))
 
     def execute(
         self, desired: Desired, step: Step, *, expected_version: int, idempotency_key: str
     ) -> Live:
         kind = self.kind_of(desired)
+        return self._run(
+            kind,
+            lambda: self._execute(kind, desired, step, expected_version, idempotency_key),
+        )
+
+    @staticmethod
+    def _run(kind: BackendKind, call: Callable[[], T]) -> T:
+        """The api backend's waits are the hub's (reconciler/hub.py); any other backend
+        (a browser) blocks its thread, so under a hub it runs on a helper thread."""
+        return call() if kind is BackendKind.API else hubs.blocking(call)
+
+    def _execute(
+        self,
+        kind: BackendKind,
+        desired: Desired,
+        step: Step,
+        expected_version: int,
+        idempotency_key: str,
+    ) -> Live:
         backend = self._writers.get(kind)
         if backend is None:
             opened = self.backend(kind)
@@ -179,7 +203,7 @@ class RoutedBackend:
     def pre_cancel_page(self, desired: Desired, subscription_id: str) -> dict[str, Any]:
         """The health probe, where the site's backend can run it (the api backend)."""
         kind = self.kind_of(desired)
-        backend = self.backend(kind)
+        backend = self._run(kind, lambda: self.backend(kind))
         if not isinstance(backend, Prober):
             raise ApiError(
                 f"{desired.site}: the {kind.value} backend has no probe",

@@ -46,6 +46,7 @@ import httpcore
 
 from reconciler import __version__
 from reconciler import _peer_json as peer_json
+from reconciler import hub as hubs
 from reconciler._peer_json import PeerAnswerError
 from reconciler.actions import Step, idempotency_key, request_for
 from reconciler.backend import BackendKind
@@ -543,7 +544,7 @@ class ReadOnlyClient:
         config: ClientConfig | None = None,
         *,
         http: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = hubs.sleep,
         rng: Callable[[float, float], float] = random.uniform,
         stats: ClientStats | None = None,
         key_source: KeySource | None = None,

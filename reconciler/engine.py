@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from reconciler import hub as hubs
 from reconciler.apply import SiteResult, apply_site, failure_condition, read_patiently
 from reconciler.backend import Backend, ReadBackend
 from reconciler.errors import (
@@ -131,18 +131,37 @@ def select_sites(desired: Sequence[Desired], wanted: Sequence[str] | None) -> li
 
 
 def for_each_site(items: Sequence[Item], work: Callable[[Item], T], concurrency: int) -> list[T]:
-    """Run `work` per site on a bounded pool; results in input order.
+    """Run `work` per site, at most `concurrency` at once; results in input order.
 
-    `work` must turn site-level errors into results itself; anything it raises is a bug
-    and propagates.
+    The sites share this thread, each in a greenlet driven by a hub (reconciler/hub.py):
+    a site waiting on the network lets the others run. `work` must turn site-level errors
+    into results itself; anything it raises is a bug and propagates, once every site
+    started has ended.
     """
     if not items:
         return []
     workers = max(1, min(concurrency, len(items)))
-    if workers == 1:
+    if workers == 1 or hubs.current() is not None:  # one at a time, or already on a hub
         return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site") as pool:
-        return list(pool.map(work, items))
+    results: list[T] = []
+    hub = hubs.Hub()
+
+    def start_each() -> None:
+        slots = hubs.Slots(hub, workers)
+
+        def one(index: int, item: Item) -> None:
+            try:
+                results[index] = work(item)
+            finally:
+                slots.release()
+
+        for index, item in enumerate(items):
+            slots.acquire()
+            hub.spawn(one, index, item)
+
+    results.extend([None] * len(items))  # type: ignore[list-item]
+    hub.run(start_each)
+    return results
 
 
 __all__ = [

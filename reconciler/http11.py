@@ -34,16 +34,22 @@ cap raises PeerAnswerError. After any error the connection is closed: its framin
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
+import os
 import re
 import select
 import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpcore
 
+from reconciler import hub as hubs
 from reconciler._peer_json import MAX_BODY_BYTES, too_large
+from reconciler.hub import Hub
 
 __all__ = ["Connection", "Origin"]
 
@@ -81,7 +87,13 @@ class Origin:
 
 
 class Connection:
-    """One keep-alive connection to one origin, used by one thread at a time."""
+    """One keep-alive connection to one origin, used by one thread (or, under a hub, one
+    greenlet) at a time.
+
+    Used under a hub (`reconciler/hub.py`), its socket is non-blocking and every wait
+    (name lookup, connect, TLS handshake, send, receive) suspends only the calling
+    greenlet; the timeouts and errors are the same as a blocking socket's.
+    """
 
     def __init__(
         self,
@@ -93,6 +105,7 @@ class Connection:
         keepalive_s: float,
     ) -> None:
         self.origin = origin
+        self.hub: Hub | None = None  # the hub of the request under way, if any
         self._ssl_context = ssl_context
         self._connect_timeout = connect_timeout
         self._io_timeout = io_timeout
@@ -113,12 +126,23 @@ class Connection:
         readable, _, _ = select.select([self._sock], [], [], 0)
         return not readable
 
+    @property
+    def reusable(self) -> bool:
+        """Whether its last answer left it open for another request (`usable` also asks
+        the socket, just before a request)."""
+        return self._sock is not None and self._reusable
+
     def exchange(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None
     ) -> tuple[int, dict[str, str], bytes]:
         """Send one request; return the final answer's status, headers (names lower-cased;
         the last of repeated names) and whole body, under MAX_BODY_BYTES."""
         request = _request_bytes(method, target, headers, body)
+        hub = hubs.current()
+        if hub is not self.hub:  # a kept connection, first used by a thread or another hub
+            self.hub = hub
+            if self._sock is not None:
+                self._sock.settimeout(self._io_timeout if hub is None else 0.0)
         try:
             return self._exchange(method, request)
         except BaseException:
@@ -170,6 +194,8 @@ class Connection:
     # --- the socket
 
     def _connect(self) -> socket.socket:
+        if self.hub is not None:
+            return self._connect_under(self.hub)
         origin = self.origin
         try:
             sock = socket.create_connection(
@@ -192,10 +218,70 @@ class Connection:
             raise httpcore.ConnectError(str(exc)) from exc
         return sock
 
+    def _connect_under(self, hub: Hub) -> socket.socket:
+        """`_connect` without blocking the hub: the name looked up on a helper thread (a
+        resolver can take seconds), then a non-blocking connect and TLS handshake, both
+        within the connect timeout, as `socket.create_connection` tries each address."""
+        origin, timeout = self.origin, self._connect_timeout
+        try:
+            addresses = _addresses(hub, origin.host, origin.port)
+        except OSError as exc:  # socket.gaierror: a name that does not resolve
+            raise httpcore.ConnectError(str(exc)) from exc
+        problem: OSError = OSError("no address to connect to")
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                status = sock.connect_ex(address)
+                if status not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                    raise OSError(status, os.strerror(status))
+                if status and not hub.wait_writable(sock, timeout):
+                    raise TimeoutError("timed out connecting")
+                status = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if status:
+                    raise OSError(status, os.strerror(status))
+            except OSError as exc:  # refused, unreachable, timed out: the next address
+                sock.close()
+                problem = exc
+                continue
+            break
+        else:
+            if isinstance(problem, TimeoutError):
+                raise httpcore.ConnectTimeout(str(problem)) from problem
+            raise httpcore.ConnectError(str(problem)) from problem
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if origin.scheme == "https":
+                sock = self._handshake(hub, sock)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _handshake(self, hub: Hub, sock: socket.socket) -> ssl.SSLSocket:
+        tls = self._ssl_context.wrap_socket(
+            sock, server_hostname=self.origin.host, do_handshake_on_connect=False
+        )
+        while True:
+            try:
+                tls.do_handshake()
+                return tls
+            except ssl.SSLWantReadError:
+                ready = hub.wait_readable(tls, self._connect_timeout)
+            except ssl.SSLWantWriteError:
+                ready = hub.wait_writable(tls, self._connect_timeout)
+            except OSError as exc:  # ssl.SSLError is an OSError: certificate, handshake
+                raise httpcore.ConnectError(str(exc)) from exc
+            if not ready:
+                raise httpcore.ConnectTimeout("timed out in the TLS handshake")
+
     def _send(self, data: bytes) -> None:
         sock = self._sock
         if sock is None:  # closed by another thread (the client closing)
             raise httpcore.WriteError("the connection was closed")
+        if self.hub is not None:
+            self._send_under(self.hub, sock, data)
+            return
         try:
             sock.sendall(data)
         except TimeoutError as exc:
@@ -203,17 +289,47 @@ class Connection:
         except OSError as exc:
             raise httpcore.WriteError(str(exc)) from exc
 
+    def _send_under(self, hub: Hub, sock: socket.socket, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[sock.send(view) :]
+                continue
+            except (BlockingIOError, ssl.SSLWantWriteError):
+                ready = hub.wait_writable(sock, self._io_timeout)
+            except ssl.SSLWantReadError:
+                ready = hub.wait_readable(sock, self._io_timeout)
+            except OSError as exc:
+                raise httpcore.WriteError(str(exc)) from exc
+            if not ready:
+                raise httpcore.WriteTimeout("timed out writing")
+
     def _receive(self) -> bytes:
         """The next bytes from the peer; b"" when it closed the connection."""
         sock = self._sock
         if sock is None:  # closed by another thread (the client closing)
             raise httpcore.ReadError("the connection was closed")
+        if self.hub is not None:
+            return self._receive_under(self.hub, sock)
         try:
             return sock.recv(_RECV_BYTES)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc) or "timed out reading") from exc
         except OSError as exc:
             raise httpcore.ReadError(str(exc)) from exc
+
+    def _receive_under(self, hub: Hub, sock: socket.socket) -> bytes:
+        while True:
+            try:
+                return sock.recv(_RECV_BYTES)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                ready = hub.wait_readable(sock, self._io_timeout)
+            except ssl.SSLWantWriteError:  # TLS renegotiation
+                ready = hub.wait_writable(sock, self._io_timeout)
+            except OSError as exc:
+                raise httpcore.ReadError(str(exc)) from exc
+            if not ready:
+                raise httpcore.ReadTimeout("timed out reading")
 
     def _fill(self, what: str) -> None:
         data = self._receive()
@@ -314,6 +430,15 @@ class Connection:
             if trailers > MAX_HEADER_LINES:
                 raise httpcore.RemoteProtocolError("too many trailer lines")
         return b"".join(parts)
+
+
+def _addresses(hub: Hub, host: str, port: int) -> list[Any]:
+    """`getaddrinfo` for a TCP connection; on a helper thread unless `host` is an address."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return hub.blocking(lambda: socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
 
 
 def _content_length(values: list[bytes]) -> int:

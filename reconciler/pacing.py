@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from reconciler import hub as hubs
+
 SMALLEST_PLAN_PER_MINUTE = 150  # Chargebee: test sites and the smallest live plans
 MARGIN = 0.9  # pace a little under the limit: clocks and queues are not exact
 
@@ -42,7 +44,7 @@ class Pacer:
         *,
         floor_per_minute: int = 10,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = hubs.sleep,
     ) -> None:
         if assumed_per_minute < 1 or floor_per_minute < 1:
             raise ValueError("rates must be at least 1 request a minute")

@@ -43,6 +43,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import httpcore
 
+from reconciler import hub as hubs
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError, read_capped, too_large
 from reconciler.http11 import Connection, Origin
 
@@ -155,7 +156,12 @@ def _request_body(
 class Connections:
     """One HTTP/1.1 keep-alive connection per calling thread (reconciler/http11.py), to
     the origin that thread last used. Thread-safe because nothing is shared but the
-    registry."""
+    registry.
+
+    Under a hub (reconciler/hub.py) the greenlets share one thread, so they take a
+    connection from the origin's idle ones for each request and give it back after, if
+    it can take another: as many connections as requests in flight, no more.
+    """
 
     def __init__(self, *, timeouts: Timeouts, ssl_context: ssl.SSLContext, user_agent: str) -> None:
         self._timeouts = timeouts
@@ -164,6 +170,7 @@ class Connections:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[Connection] = set()
+        self._idle: dict[Origin, list[Connection]] = {}  # under a hub only
         self._closed = False
 
     def send(
@@ -185,12 +192,15 @@ class Connections:
         ]
         if body is not None:
             wire.append(("Content-Type", "application/x-www-form-urlencoded"))
-        connection = self._connection_for(origin)
+        hub = hubs.current()
+        connection = self._connection_for(origin) if hub is None else self._idle_for(origin)
         try:
             status, answer_headers, content = connection.exchange(method, target, wire, body)
         except BaseException:
             self._forget(connection)  # closed already: its framing is unknown
             raise
+        if hub is not None:
+            self._give_back(connection)
         encoding = answer_headers.get("content-encoding", "").strip().lower()
         for name in _BODY_HEADERS:
             answer_headers.pop(name, None)
@@ -218,6 +228,33 @@ class Connections:
         self._local.connection = connection
         return connection
 
+    def _idle_for(self, origin: Origin) -> Connection:
+        """An idle connection to `origin` that may take a request, else a new one."""
+        idle = self._idle.get(origin)
+        while idle:
+            connection = idle.pop()  # the most recently used: the least likely closed
+            if connection.usable():
+                return connection
+            self._forget(connection)
+        connection = Connection(
+            origin,
+            ssl_context=self._ssl_context,
+            connect_timeout=self._timeouts.connect,
+            io_timeout=self._timeouts.io,
+            keepalive_s=_KEEPALIVE_S,
+        )
+        with self._lock:
+            if self._closed:
+                raise httpcore.ConnectError("the client is closed")
+            self._open.add(connection)
+        return connection
+
+    def _give_back(self, connection: Connection) -> None:
+        if connection.reusable and not self._closed:
+            self._idle.setdefault(connection.origin, []).append(connection)
+        else:
+            self._forget(connection)
+
     def _forget(self, connection: Connection) -> None:
         with self._lock:
             self._open.discard(connection)
@@ -230,6 +267,7 @@ class Connections:
         with self._lock:
             self._closed = True
             held, self._open = self._open, set()
+            self._idle = {}
         for connection in held:
             connection.close()
 
@@ -247,6 +285,18 @@ class HttpxTransport:
         self._timeout = timeouts
 
     def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> Answer:
+        # httpx blocks its thread: under a hub, on a helper thread (reconciler/hub.py).
+        return hubs.blocking(self._send, method, url, params=params, form=form, headers=headers)
+
+    def _send(
         self,
         method: str,
         url: str,

@@ -15,12 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler import hub as hubs
 from reconciler.apply import SiteResult
 from reconciler.backend import Backend, BackendKind
 from reconciler.backends import RoutedBackend
@@ -29,7 +29,6 @@ from reconciler.engine import for_each_site, select_sites
 from reconciler.errors import SpecError, TransportError
 from reconciler.fleet.drift import ChangedBy, Resolution
 from reconciler.fleet.gitinfo import git_info
-from reconciler.fleet.lead import Lead
 from reconciler.fleet.safety import SafetyDecision, check_threshold
 from reconciler.fleet.section import (
     FleetSection,
@@ -62,8 +61,6 @@ from reconciler.store import PassNote, Store, open_store
 
 log = logging.getLogger("brightback.reconcile")
 
-# How many loaded sites may wait for a free worker, per worker, while the config loads.
-_LOAD_AHEAD_PER_WORKER = 2
 # While loading beside the reads, freeze what is loaded every so many sites, so the full
 # collections the reads' allocations trigger do not re-scan the growing config.
 _FREEZE_EVERY = 500
@@ -272,6 +269,7 @@ class _Pass:
     not_attempted: list[str] = field(default_factory=list)
     not_reached: list[str] = field(default_factory=list)  # started too late (--pass-timeout)
     deadline: threading.Event = field(default_factory=threading.Event)
+    deadline_at: float | None = None  # time.monotonic() of the deadline (--pass-timeout)
     orphans: list[Orphan] = field(default_factory=list)
     specs: dict[str, tuple[str, str]] = field(default_factory=dict)
     frozen: bool = False  # gc.freeze() was called for this pass
@@ -314,6 +312,7 @@ class _Pass:
         """Arm --pass-timeout: when it fires, sites not yet started are not reached."""
         if self.options.pass_timeout_s is None:
             return None
+        self.deadline_at = time.monotonic() + self.options.pass_timeout_s
         timer = threading.Timer(self.options.pass_timeout_s, self.deadline.set)
         timer.daemon = True
         timer.start()
@@ -322,7 +321,7 @@ class _Pass:
     def sleep(self, seconds: float) -> None:
         """The client's wait between retries: after the pass deadline no retry is made, so
         a blackholed API cannot hold a site (and the pass) for its whole retry budget."""
-        if self.deadline.wait(seconds):
+        if self.waited_past_deadline(seconds):
             raise TransportError(
                 f"not retried: the pass deadline (--pass-timeout "
                 f"{self.options.pass_timeout_s:g}s) was reached",
@@ -348,6 +347,18 @@ class _Pass:
             return done
 
         return run
+
+    def waited_past_deadline(self, seconds: float) -> bool:
+        """Wait `seconds`, or less if the pass deadline comes first; True if it came."""
+        hub = hubs.current()
+        if hub is None:
+            return self.deadline.wait(seconds)
+        if self.deadline_at is not None:
+            seconds = min(seconds, self.deadline_at - time.monotonic())
+        hub.sleep(seconds)  # only this site waits; the deadline's timer thread is not asked
+        return self.deadline.is_set() or (
+            self.deadline_at is not None and time.monotonic() >= self.deadline_at
+        )
 
     def not_reach(self, planned: Planned) -> None:
         """A site the pass had no time for: a failed report that says so, no backoff."""
@@ -510,25 +521,20 @@ class _Pass:
             self.freeze()
             for_each_site(self.entries(desired), work, options.concurrency)
             return sorted(kept, key=lambda e: e.order)
-        # Loading stays only a little ahead of the reads (reconciler/fleet/lead.py): blocked
-        # on the lead it yields the GIL to the reads, and is woken to load a batch of
-        # documents once half the workers' worth of queued sites is left.
-        workers = max(1, options.concurrency)
-        lead = Lead(high=_LOAD_AHEAD_PER_WORKER * workers, low=workers // 2)
-        failures: list[BaseException] = []  # a worker's exception is a bug: re-raised here
+        # The reads run on a hub (reconciler/hub.py): the loader and every site in flight
+        # share this thread, each site in a greenlet. The loader loads a document only when
+        # a slot is free, so it never runs far ahead of the reads, and a slot freed by a
+        # finished site hands the loader its turn without a thread to wake.
+        hub = hubs.Hub()
+        slots = hubs.Slots(hub, max(1, options.concurrency))
 
         def started(entry: Planned) -> None:
-            lead.release()
             try:
                 work(entry)
-            except BaseException as exc:
-                failures.append(exc)
+            finally:
+                slots.release()
 
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="site")
-        # No futures are kept (a finished site leaves nothing behind), so the pool must
-        # run every queued read: it is only cancelled when loading fails.
-        cancel = True
-        try:
+        def load_and_start() -> None:
             configured: set[str] = set()
             shard = options.shard
             try:
@@ -540,25 +546,23 @@ class _Pass:
                     entry = self.entry(d, count)
                     if count % _FREEZE_EVERY == 0:
                         self.freeze()  # what is loaded so far stays for the pass
-                    lead.acquire()
-                    pool.submit(started, entry)
+                    slots.acquire()
+                    hub.spawn(started, entry)
+                    hub.pause()  # its request goes out now, before the next document loads
                 if not configured and not options.allow_empty:
                     # Zero documents would make every site in state an orphan.
                     raise empty_config_error(options.paths)
             except SpecError as exc:
+                # The reads in flight finish (hub.run waits for them) before the pass
+                # reports; no other read starts.
                 raise _InvalidConfig(exc) from exc
             self.config_is_valid()
             self.freeze()
             for orphan in self.orphan_entries(configured):
-                lead.acquire()  # as a configured site: its exception is kept, not lost
-                pool.submit(started, orphan)
-            cancel = False
-        finally:
-            # On an invalid config the reads not started are dropped and the ones in
-            # flight finish before the pass reports.
-            pool.shutdown(wait=True, cancel_futures=cancel)
-        if failures:
-            raise failures[0]
+                slots.acquire()  # as a configured site: its exception fails the pass
+                hub.spawn(started, orphan)
+
+        hub.run(load_and_start)  # a site's exception is a bug: re-raised once all ended
         return sorted(kept, key=lambda e: e.order)
 
     def keep_or_finish(self, entry: Planned, kept: list[Planned]) -> None:

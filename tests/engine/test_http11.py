@@ -10,12 +10,14 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpcore
 import pytest
 
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError
 from reconciler.http11 import MAX_HEAD_BYTES, Connection, Origin
+from reconciler.hub import Hub
 
 Script = Callable[[socket.socket, bytes], None]  # (accepted socket, request head) -> answer
 
@@ -96,6 +98,21 @@ def peer() -> Iterator[Peer]:
 
 
 _opened: list[Connection] = []
+_exchange = Connection.exchange
+
+
+@pytest.fixture(autouse=True, params=["thread", "hub"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every case twice: on a blocking socket in this thread, and with each exchange run by
+    a hub (reconciler/hub.py) on a non-blocking socket, as the fleet pass runs it. A new
+    hub per exchange, so a kept connection moves between hubs as it does between passes."""
+    if request.param == "hub":
+
+        def under_a_hub(connection: Connection, *args: Any) -> tuple[int, dict[str, str], bytes]:
+            return Hub().run(lambda: _exchange(connection, *args))
+
+        monkeypatch.setattr(Connection, "exchange", under_a_hub)
+    return str(request.param)
 
 
 @pytest.fixture(autouse=True)
@@ -405,3 +422,44 @@ def test_a_connection_closed_under_a_reader_or_writer_fails_as_a_transport_error
         connection._receive()
     with pytest.raises(httpcore.WriteError):
         connection._send(b"GET / HTTP/1.1\r\n\r\n")
+
+
+def test_a_connection_kept_by_a_hub_blocks_again_with_its_timeout_in_a_thread(
+    peer: Peer, way: str
+) -> None:
+    """A connection last used under a hub has a non-blocking socket; used next by a plain
+    thread it must wait with its timeout again, not fail at once or hang."""
+    server = peer(answer(OK), silent)
+    connection = connect(server.port, io_timeout=0.3)
+    assert Hub().run(lambda: _exchange(connection, "GET", "/x", [("Host", "h")], None))[0] == 200
+    with pytest.raises(httpcore.ReadTimeout):
+        _exchange(connection, "GET", "/x", [("Host", "h")], None)
+    assert server.connections == 1
+
+
+def test_a_name_that_does_not_resolve_keeps_its_cause_under_a_hub(way: str) -> None:
+    """The name is looked up on a helper thread under a hub; the client still tells a
+    name that does not resolve (no retries) from a refused connection."""
+    connection = Connection(
+        Origin("http", "no-such-site.brightback-gitops.invalid", 80),
+        ssl_context=ssl.create_default_context(),
+        connect_timeout=5.0,
+        io_timeout=5.0,
+        keepalive_s=4.0,
+    )
+    with pytest.raises(httpcore.ConnectError) as raised:
+        get(connection)
+    assert isinstance(raised.value.__cause__, socket.gaierror)
+
+
+def test_a_host_name_is_resolved_and_connected_to(peer: Peer, way: str) -> None:
+    server = peer(answer(OK))
+    connection = Connection(
+        Origin("http", "localhost", server.port),
+        ssl_context=ssl.create_default_context(),
+        connect_timeout=5.0,
+        io_timeout=5.0,
+        keepalive_s=4.0,
+    )
+    _opened.append(connection)
+    assert get(connection) == (200, b"ok")

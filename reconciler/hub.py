@@ -1,0 +1,307 @@
+"""One thread drives every site in flight: greenlets over a selector.
+
+Why: with a thread per site in flight, the fleet pass paid for the threads rather than its
+work. A thread that wakes from a socket wait finds the GIL taken and pays CPU for waiting
+for it, and this class of machine (a shared VM) charges a thread for being woken after an
+idle wait: a bare `time.sleep(0.1)` costs ~130 us of CPU here, a read answered after 20 ms
+3.6x one answered at once (bench/README.md, issue 17). Here one thread runs every site's
+code, each site in its own greenlet; when a site would block on a socket or a sleep, it
+switches to the hub, which waits on all of them at once with one `select` call and resumes
+whichever site is ready. Nothing waits for the GIL, and one wake-up serves every answer
+that arrived meanwhile.
+
+The per-site code stays the plain, sequential code the threads ran (read, retry, verified
+apply): only the few places that wait ask `current()` whether a hub runs them, and then
+wait through it (`reconciler/http11.py`'s sockets, `sleep`, `blocking`). Anything else
+that blocks, a console backend's browser or httpx's proxy path, is run on a helper thread
+with `blocking`, so it never stalls the other sites.
+
+greenlet is the library made for this (Playwright's sync API runs on it): an `asyncio`
+engine would have made every function between the engine and the socket a coroutine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from greenlet import getcurrent, greenlet
+
+__all__ = ["Hub", "Slots", "blocking", "current", "sleep"]
+
+T = TypeVar("T")
+
+_local = threading.local()
+# Offloaded calls (a browser, a proxy) run on at most this many helper threads at once.
+_BLOCKING_WORKERS = 16
+
+
+def current() -> Hub | None:
+    """The hub running the calling greenlet, or None (a plain thread: block as usual)."""
+    hub: Hub | None = getattr(_local, "hub", None)
+    if hub is None or getcurrent() is hub._loop:
+        return None
+    return hub
+
+
+def sleep(seconds: float) -> None:
+    """`time.sleep`, but under a hub only this site waits."""
+    hub = current()
+    if hub is None:
+        time.sleep(seconds)
+    else:
+        hub.sleep(seconds)
+
+
+def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a call that blocks in its own way (not on our sockets): on a helper thread
+    under a hub, so the other sites go on; directly otherwise."""
+    hub = current()
+    if hub is None:
+        return call(*args, **kwargs)
+    return hub.blocking(lambda: call(*args, **kwargs))
+
+
+class _Waiter:
+    """One suspended greenlet, resumed at most once (its fd and its timer may both fire)."""
+
+    __slots__ = ("fired", "greenlet")
+
+    def __init__(self, waiting: greenlet) -> None:
+        self.greenlet = waiting
+        self.fired = False
+
+
+class Hub:
+    """Runs `run`'s function and every greenlet it spawns in this thread, to the end."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._ready: deque[tuple[greenlet, Any]] = deque()
+        self._timers: list[tuple[float, int, _Waiter]] = []
+        self._live_timers = 0
+        self._order = itertools.count()
+        self._children = 0
+        self._errors: list[BaseException] = []
+        self._loop: greenlet | None = None
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._finished: deque[_Waiter] = deque()  # offloaded calls done (appended by threads)
+        self._pending = 0  # offloaded calls not yet finished
+        self._helpers: ThreadPoolExecutor | None = None
+
+    # --- running
+
+    def run(self, main: Callable[[], T]) -> T:
+        """Run `main` in a greenlet, and every greenlet spawned meanwhile, until all have
+        ended. Returns `main`'s result; raises `main`'s exception, else the first exception
+        of a spawned greenlet (a bug: sites turn their failures into reports)."""
+        if getattr(_local, "hub", None) is not None:
+            raise RuntimeError("a hub is already running in this thread")
+        result: list[T] = []
+        failed: list[BaseException] = []
+
+        def first() -> None:
+            try:
+                result.append(main())
+            except Exception as exc:
+                failed.append(exc)
+
+        self._loop = greenlet(self._run_loop)
+        self._spawn(first, front=True)
+        _local.hub = self
+        try:
+            self._loop.switch()
+        finally:
+            _local.hub = None
+            self.close()
+        if failed or self._errors:
+            raise (failed or self._errors)[0]
+        return result[0]
+
+    def spawn(self, call: Callable[..., Any], *args: Any) -> None:
+        """Start `call(*args)` in its own greenlet once the caller next waits."""
+        self._spawn(lambda: call(*args))
+
+    def _spawn(self, call: Callable[[], Any], front: bool = False) -> None:
+        def start(_: Any) -> None:
+            try:
+                call()
+            except Exception as exc:  # KeyboardInterrupt and SystemExit end the run
+                self._errors.append(exc)
+            finally:
+                self._children -= 1
+
+        assert self._loop is not None
+        child = greenlet(start, parent=self._loop)
+        self._children += 1
+        if front:
+            self._ready.appendleft((child, None))
+        else:
+            self._ready.append((child, None))
+
+    def _run_loop(self) -> None:
+        ready, select = self._ready, self._selector.select
+        while True:
+            while ready:
+                child, value = ready.popleft()
+                child.switch(value)  # returns when the child waits or ends
+            if not self._children:
+                return
+            timeout = self._next_timeout()
+            if timeout is None and not self._pending and len(self._selector.get_map()) == 1:
+                raise RuntimeError(
+                    f"hub: {self._children} greenlet(s) wait for nothing that can happen"
+                )
+            for key, _events in select(timeout):
+                waiter = key.data
+                if waiter is None:
+                    self._take_finished()
+                else:
+                    self._resume(waiter, True)
+            self._expire_timers()
+
+    def _resume(self, waiter: _Waiter, value: Any) -> None:
+        if not waiter.fired:
+            waiter.fired = True
+            self._ready.append((waiter.greenlet, value))
+
+    def _suspend(self) -> Any:
+        assert self._loop is not None
+        return self._loop.switch()
+
+    # --- timers
+
+    def _add_timer(self, delay: float, waiter: _Waiter) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._order), waiter))
+        self._live_timers += 1
+        # A timer whose wait ended first stays in the heap until due; past a few times the
+        # live ones, the heap is rebuilt so a long pass does not grow it.
+        if len(self._timers) > 256 + 4 * self._live_timers:
+            self._timers = [t for t in self._timers if not t[2].fired]
+            heapq.heapify(self._timers)
+
+    def _next_timeout(self) -> float | None:
+        if self._ready or self._finished:
+            return 0.0
+        timers = self._timers
+        while timers and timers[0][2].fired:
+            heapq.heappop(timers)
+        if not timers:
+            return None
+        return max(0.0, timers[0][0] - time.monotonic())
+
+    def _expire_timers(self) -> None:
+        timers, now = self._timers, time.monotonic()
+        while timers and (timers[0][2].fired or timers[0][0] <= now):
+            _, _, waiter = heapq.heappop(timers)
+            self._resume(waiter, False)
+
+    # --- waiting, for the greenlets the hub runs
+
+    def wait_readable(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Suspend until `sock` is readable (True) or `timeout` seconds passed (False)."""
+        return self._wait_fd(sock, selectors.EVENT_READ, timeout)
+
+    def wait_writable(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Suspend until `sock` is writable (True) or `timeout` seconds passed (False)."""
+        return self._wait_fd(sock, selectors.EVENT_WRITE, timeout)
+
+    def _wait_fd(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
+        waiter = _Waiter(getcurrent())
+        self._selector.register(sock, events, waiter)
+        if timeout is not None:
+            self._add_timer(timeout, waiter)
+        try:
+            return bool(self._suspend())
+        finally:
+            waiter.fired = True
+            self._live_timers -= timeout is not None
+            self._selector.unregister(sock)
+
+    def pause(self) -> None:
+        """Let every greenlet that is ready run first (this one is ready again at once)."""
+        self._ready.append((getcurrent(), None))
+        self._suspend()
+
+    def sleep(self, seconds: float) -> None:
+        waiter = _Waiter(getcurrent())
+        self._add_timer(max(0.0, seconds), waiter)
+        try:
+            self._suspend()
+        finally:
+            waiter.fired = True
+            self._live_timers -= 1
+
+    def blocking(self, call: Callable[[], T]) -> T:
+        """Run `call` on a helper thread; this greenlet waits, the others go on."""
+        if self._helpers is None:
+            self._helpers = ThreadPoolExecutor(_BLOCKING_WORKERS, thread_name_prefix="hub-help")
+        waiter = _Waiter(getcurrent())
+        future = self._helpers.submit(call)
+        self._pending += 1
+
+        def done(_: Future[T]) -> None:
+            self._finished.append(waiter)
+            with contextlib.suppress(OSError):  # the hub closed after an abort: nobody waits
+                self._wake_write.send(b"\0")
+
+        future.add_done_callback(done)
+        try:
+            self._suspend()
+        finally:
+            waiter.fired = True
+        return future.result()
+
+    def _take_finished(self) -> None:
+        try:
+            while self._wake_read.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        while self._finished:
+            waiter = self._finished.popleft()
+            self._pending -= 1
+            self._resume(waiter, None)
+
+    def close(self) -> None:
+        if self._helpers is not None:
+            self._helpers.shutdown(wait=True)
+            self._helpers = None
+        self._selector.close()
+        self._wake_read.close()
+        self._wake_write.close()
+
+
+class Slots:
+    """At most `count` holders at once among the hub's greenlets (a semaphore that
+    suspends a greenlet, not the thread)."""
+
+    def __init__(self, hub: Hub, count: int) -> None:
+        self._hub = hub
+        self._free = count
+        self._waiting: deque[_Waiter] = deque()
+
+    def acquire(self) -> None:
+        if self._free > 0:
+            self._free -= 1
+            return
+        waiter = _Waiter(getcurrent())
+        self._waiting.append(waiter)
+        self._hub._suspend()  # resumed holding the slot its releaser handed over
+
+    def release(self) -> None:
+        if self._waiting:
+            self._hub._resume(self._waiting.popleft(), None)
+        else:
+            self._free += 1
