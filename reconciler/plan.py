@@ -167,6 +167,11 @@ def condition_to_dict(condition: Condition) -> dict[str, Any]:
     }
 
 
+def condition_from_dict(data: Mapping[str, Any]) -> Condition:
+    """The inverse of `condition_to_dict`."""
+    return Condition(ConditionType(data["type"]), data["reason"], data["message"], data["unblock"])
+
+
 def plan(desired: Desired, live: Live, *, allow_disconnect: bool = False) -> Plan:
     """Compute the steps that take `live` to `desired` without breaking a product rule.
 
@@ -715,6 +720,7 @@ __all__ = [
     "Step",
     "cancel_path_condition",
     "cancel_path_owed",
+    "condition_from_dict",
     "condition_to_dict",
     "has_cancel_path",
     "leading_restores",

@@ -11,15 +11,13 @@ writer copies the text as it is, never parsing it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
-import weakref
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
+from reconciler._append_file import AppendFile
 from reconciler.fleet.site_state import SiteState
-from reconciler.report.json_report import RawJSON, compact_json
+from reconciler.report.json_report import RawJSON
 
 _LENGTH_BITS = 32
 
@@ -34,30 +32,25 @@ class SiteFile(MutableMapping[str, SiteState]):
     """
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="brightback-sites-")  # noqa: SIM115
-        self._closer = weakref.finalize(self, self._file.close)
-        self._fd = self._file.fileno()
-        self._end = 0
+        self._file = AppendFile("brightback-sites-")
         self._places: dict[str, int] = {}  # offset << 32 | length: one int, not a tuple
         self._writing = threading.Lock()
 
     def put_text(self, site: str, text: str) -> None:
         """Keep `text`, a site's compact entry, as it is."""
         data = text.encode()
-        with self._writing:
-            offset = self._end
-            self._end += len(data)
-            os.pwrite(self._fd, data, offset)
+        with self._writing:  # the file's order and the place agree for a site put twice
+            offset = self._file.append(data)
             self._places[site] = offset << _LENGTH_BITS | len(data)
 
     def text(self, site: str) -> RawJSON:
         """The site's entry, exactly as the state file will hold it."""
         place = self._places[site]
         length = place & ((1 << _LENGTH_BITS) - 1)
-        return RawJSON(os.pread(self._fd, length, place >> _LENGTH_BITS).decode())
+        return RawJSON(self._file.read(place >> _LENGTH_BITS, length).decode())
 
     def __setitem__(self, site: str, state: SiteState) -> None:
-        self.put_text(site, compact_json(state.to_dict(), sort_keys=True))
+        self.put_text(site, state.to_text())
 
     def __getitem__(self, site: str) -> SiteState:
         return SiteState.from_dict(json.loads(self.text(site)))
@@ -75,7 +68,7 @@ class SiteFile(MutableMapping[str, SiteState]):
         return len(self._places)
 
     def close(self) -> None:
-        self._closer()
+        self._file.close()
         self._places = {}
 
 

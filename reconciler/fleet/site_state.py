@@ -29,6 +29,10 @@ def spec_hash(spec: Mapping[str, Any] | str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+_SPEC_MARK = "\x00spec\x00"  # stands for the spec in `SiteState.to_text` until replaced
+_SPEC_MARK_ENTRY = '"spec":' + json.dumps(_SPEC_MARK)
+
+
 def backoff_passes(failures: int, cap: int = DEFAULT_MAX_BACKOFF_PASSES) -> int:
     """Passes to skip after `failures` consecutive failures: 0, 1, 3, 7, ... capped.
 
@@ -132,10 +136,24 @@ class SiteState:
         return document
 
     def to_dict(self) -> dict[str, Any]:
+        return self._entry(self.spec)
+
+    def to_text(self) -> str:
+        """The state file's entry as compact JSON with sorted keys (`to_dict`'s), the spec's
+        canonical text put in as it is instead of parsed and written again: a no-drift
+        pass writes every site's entry."""
+        if self.spec_json is None:
+            return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self._entry(_SPEC_MARK), sort_keys=True, separators=(",", ":"))
+        # Only a key is written with bare quotes: the first match is the "spec" key ("history",
+        # sorted before it, holds entries of ours without one).
+        return text.replace(_SPEC_MARK_ENTRY, '"spec":' + self.spec_json, 1)
+
+    def _entry(self, spec: Any) -> dict[str, Any]:
         return {
             "site": self.site,
             "name": self.name,
-            "spec": self.spec,
+            "spec": spec,
             "spec_hash": self.spec_hash,
             "managed": self.managed,
             "last_pass": self.last_pass,

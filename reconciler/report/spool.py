@@ -20,18 +20,18 @@ import bisect
 import copyreg
 import io
 import json
-import os
 import pickle
 import struct
-import tempfile
 import threading
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, overload
 
-from reconciler.report import SiteReport, add_to_summary, empty_summary
+from reconciler._append_file import AppendFile
+from reconciler.live import live_from_api
+from reconciler.plan import Plan, condition_from_dict
+from reconciler.report import SiteReport, SiteStatus, add_to_summary, empty_summary
 from reconciler.report.json_report import RawJSON, Streamed, compact_json, site_to_dict
 
 # Lengths of a record's parts: objects (pickle), report entry, fleet entry, labels (JSON
@@ -83,6 +83,41 @@ def _unpickled(data: bytes) -> Any:
     return pickle.loads(data)  # noqa: S301
 
 
+# A record's objects part starts with how its report is kept: pickled with its fleet
+# entry, or made again from the report entry's JSON (only the fleet entry pickled).
+_PICKLED, _FROM_ENTRY = b"P", b"E"
+
+
+def _from_entry(report: SiteReport) -> bool:
+    """Whether the report is a plain in-sync one that its JSON entry holds whole.
+
+    Most of a no-drift pass's sites: pickling their objects was ~5 % of its CPU (bench/
+    README.md, issue 17), and the JSON entry, made anyway, already holds all of them."""
+    plan = report.plan
+    return (
+        report.status is SiteStatus.IN_SYNC
+        and plan is not None
+        and report.live is not None
+        and not plan.steps
+        and not plan.drift
+        and report.conditions == plan.conditions
+        and not report.outcomes
+        and not report.replans
+        and report.error is None
+    )
+
+
+def _report_from_entry(entry: Mapping[str, Any]) -> SiteReport:
+    """The in-sync report `site_to_dict` made `entry` from (see `_from_entry`)."""
+    conditions = tuple(condition_from_dict(c) for c in entry["conditions"])
+    name, site = entry["name"], entry["site"]
+    plan = Plan(name, site, entry["plan"]["live_version"], (), (), conditions)
+    live = live_from_api(entry["live"])
+    return SiteReport(
+        name, site, SiteStatus.IN_SYNC, plan, live, (), conditions, None, (), entry["source"]
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Texts:
     entry: str  # site_to_dict(report), compact
@@ -97,15 +132,11 @@ class SiteSpool:
     spool is open (it closes when it is garbage-collected)."""
 
     def __init__(self) -> None:
-        handle = tempfile.TemporaryFile(prefix="brightback-spool-")  # noqa: SIM115 - kept open
-        self._fd = handle.fileno()
-        self._closer = weakref.finalize(self, handle.close)  # closed with the last view
-        self._end = 0
+        self._file = AppendFile("brightback-spool-")  # closed with the last view
         self._lock = threading.Lock()
         # (name, site, offset, length): two strings the pass holds anyway, two ints.
         self._index: list[tuple[str, str, int, int]] = []
         self._sorted = True
-        self._last: tuple[int, bytes] | None = None  # the record read last
         self.with_fleet = 0  # records that have a fleet entry
         self.counts = empty_summary()  # RunReport.summary() of the records so far
 
@@ -115,14 +146,15 @@ class SiteSpool:
         fleet = b"" if record.fleet is None else compact_json(record.fleet.to_dict()).encode()
         labels = compact_json(dict(record.labels or {})).encode()
         state = _pickled(record.state) if record.state is not None else b""
-        objects = _pickled((report, record.fleet))
+        if _from_entry(report):
+            objects = _FROM_ENTRY + _pickled(record.fleet)
+        else:
+            objects = _PICKLED + _pickled((report, record.fleet))
         parts = (objects, entry, fleet, labels, state)
         data = _HEADER.pack(*(len(part) for part in parts)) + b"".join(parts)
         key = (report.name, report.site)
         with self._lock:
-            offset = self._end
-            os.pwrite(self._fd, data, offset)
-            self._end += len(data)
+            offset = self._file.append(data)
             if self._index and key < self._index[-1][:2]:
                 self._sorted = False
             self._index.append((*key, offset, len(data)))
@@ -140,16 +172,19 @@ class SiteSpool:
     def states(self, where: list[tuple[int, int]]) -> Iterator[Any]:
         """The states held by the records at `where`, read back one at a time."""
         for offset, length in where:
-            data = os.pread(self._fd, length, offset)
-            sizes = _HEADER.unpack_from(data)
+            data, at = self._file.read_ahead(offset, length)
+            sizes = _HEADER.unpack_from(data, at)
             if sizes[4]:
-                start = _HEADER.size + sum(sizes[:4])
+                start = at + _HEADER.size + sum(sizes[:4])
                 yield _unpickled(data[start : start + sizes[4]])
 
     def record(self, position: int) -> SpooledSite:
         """The record at `position` in report order (by name, then site)."""
-        objects, _, _, labels = self._parts(position)
-        report, fleet = _unpickled(objects)
+        objects, entry, _, labels = self._parts(position)
+        if objects[:1] == _FROM_ENTRY:
+            report, fleet = _report_from_entry(json.loads(entry)), _unpickled(objects[1:])
+        else:
+            report, fleet = _unpickled(objects[1:])
         return SpooledSite(report, fleet, json.loads(labels))
 
     def texts(self, position: int) -> _Texts:
@@ -176,22 +211,17 @@ class SiteSpool:
         return SpooledFleetSites(self)
 
     def close(self) -> None:
-        self._closer()
+        self._file.close()
 
     def _parts(self, position: int) -> tuple[bytes, bytes, bytes, bytes]:
         self._order()
-        last = self._last
-        if last is not None and last[0] == position:
-            data = last[1]  # the fleet entry and the labels read the record just read
-        else:
-            _, _, offset, length = self._index[position]
-            data = os.pread(self._fd, length, offset)
-            self._last = (position, data)
-        sizes = _HEADER.unpack_from(data)
+        _, _, offset, length = self._index[position]
+        window, start = self._file.read_ahead(offset, length)
+        sizes = _HEADER.unpack_from(window, start)
         found: list[bytes] = []
-        start = _HEADER.size
+        start += _HEADER.size
         for size in sizes[:4]:
-            found.append(data[start : start + size])
+            found.append(window[start : start + size])
             start += size
         return found[0], found[1], found[2], found[3]
 
@@ -200,7 +230,6 @@ class SiteSpool:
             with self._lock:
                 self._index.sort()
                 self._sorted = True
-                self._last = None
 
 
 def _position(index: int, length: int) -> int:

@@ -8,9 +8,12 @@ import random
 from types import MappingProxyType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from reconciler.fleet.section import FleetSite
-from reconciler.report import RunReport, SiteStatus
+from reconciler.model import Desired
+from reconciler.plan import plan
+from reconciler.report import RunReport, SiteReport, SiteStatus
 from reconciler.report.json_report import (
     PRETTY_MAX_SITES,
     report_to_dict,
@@ -18,6 +21,8 @@ from reconciler.report.json_report import (
     write_document,
 )
 from reconciler.report.spool import SiteSpool, SpooledSite
+from tests.planner._model import World
+from tests.planner.test_plan_properties import desires, worlds
 
 from .test_reports import applied_site, blocked_site, in_sync_site
 
@@ -131,3 +136,22 @@ def test_states_held_while_the_config_loads_are_read_back_and_later_ones_are_not
     spool.append(SpooledSite(in_sync_site("c")))  # finished after: recorded directly
     assert list(spool.states(where)) == [{"site": "a"}, {"site": "b"}]
     assert list(spool.states(spool.snapshot())) == [{"site": "a"}, {"site": "b"}]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), desires())
+def test_every_read_sites_report_comes_back_equal_whether_pickled_or_made_from_its_entry(
+    world: World, desired: Desired
+) -> None:
+    """An in-sync report is kept only as its JSON entry and made again when read (no
+    pickle); any other is pickled. Either way the same report comes back."""
+    live = world.live()
+    report = SiteReport.from_plan(desired, plan(desired, live), live)
+    spool = spooled([SpooledSite(report, fleet_site(), {"team": "a"})])
+    assert spool.record(0) == SpooledSite(report, fleet_site(), {"team": "a"})
+
+
+def test_an_in_sync_report_is_kept_as_its_entry_and_any_other_pickled() -> None:
+    spool = spooled([SpooledSite(in_sync_site("a")), SpooledSite(applied_site())])
+    kinds = {spool.record(n).report.name: spool._parts(n)[0][:1] for n in range(2)}
+    assert kinds == {"a": b"E", "beta": b"P"}

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.fleet.state import FleetState, SiteFile, SiteState, StateStore, spec_text
 from reconciler.report.json_report import PRETTY_MAX_SITES
@@ -129,6 +131,32 @@ def test_a_pass_reads_the_state_file_once_unless_another_writer_changed_it(
 def test_the_buffer_file_is_private_and_unnamed() -> None:
     sites = SiteFile()
     sites["a"] = SiteState(site="a", name="a")
-    mode = os.fstat(sites._fd).st_mode & 0o777
-    assert mode == 0o600 and os.fstat(sites._fd).st_nlink == 0
+    mode = os.fstat(sites._file._fd).st_mode & 0o777
+    assert mode == 0o600 and os.fstat(sites._file._fd).st_nlink == 0
     sites.close()
+
+
+_TRICKY = st.lists(
+    st.sampled_from(['"', "\\", "\x00", "spec", '"spec":', ":", "é", "{", "}", "a"]), max_size=6
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=_TRICKY,
+    error=st.none() | _TRICKY,
+    spec=st.none() | st.dictionaries(_TRICKY, _TRICKY | st.integers() | st.booleans()),
+    drift=st.lists(st.tuples(_TRICKY, st.sampled_from(["corrected", "reported"])), max_size=3),
+)
+def test_an_entry_written_as_text_is_the_compact_sorted_json_of_the_state(
+    name: str, error: str | None, spec: dict[str, object] | None, drift: list[tuple[str, str]]
+) -> None:
+    """`to_text` splices the spec's canonical text into the entry instead of parsing and
+    writing it again; names, errors and drift that look like the splice's marker must not
+    move it."""
+    state = SiteState(site="acme", name=name, last_error=error)
+    if spec is not None:
+        state.spec_json = spec_text(spec)
+    state.note_drift(3, 1_700_000_000.0, drift)
+    assert state.to_text() == json.dumps(state.to_dict(), sort_keys=True, separators=(",", ":"))
+    assert SiteState.from_dict(json.loads(state.to_text())) == state
