@@ -55,13 +55,18 @@ class AppendFile:
     def read_ahead(self, offset: int, length: int) -> tuple[bytes, int]:
         """Bytes holding the `length` bytes at `offset`, and where in them they start.
 
-        For records read back about in the order they were appended: one read of the file
-        serves the next ones too."""
+        Records are mostly read back about in the order they were appended (reports in
+        report order, states in site order, both near the order sites finished in): a read
+        just past the last one brings back the next 256 KiB, which serve the next records
+        too; a read anywhere else reads only its record, so random lookups cost no more
+        than `read`."""
         window_at, window = self._window
-        if not window_at <= offset <= offset + length <= window_at + len(window):
+        window_end = window_at + len(window)
+        if not window_at <= offset <= offset + length <= window_end:
             self._written_up_to(offset + length)
+            ahead = window_at <= offset <= window_end + _AHEAD_BYTES
             window_at = offset
-            window = os.pread(self._fd, max(length, _AHEAD_BYTES), offset)
+            window = os.pread(self._fd, max(length, _AHEAD_BYTES) if ahead else length, offset)
             self._window = (window_at, window)
         return window, offset - window_at
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import select
 import selectors
 import socket
 import threading
@@ -34,7 +35,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from greenlet import getcurrent, greenlet
+from greenlet import GreenletExit, getcurrent, greenlet
 
 __all__ = ["Hub", "Slots", "blocking", "current", "sleep"]
 
@@ -74,18 +75,103 @@ def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 class _Waiter:
     """One suspended greenlet, resumed at most once (its fd and its timer may both fire)."""
 
-    __slots__ = ("fired", "greenlet")
+    __slots__ = ("fd", "fired", "greenlet", "mask")
 
     def __init__(self, waiting: greenlet) -> None:
         self.greenlet = waiting
         self.fired = False
+        self.fd = -1  # the socket it waits on, if any
+        self.mask = 0  # the epoll events that end its wait
+
+
+class _SelectorPoller:
+    """Any platform: a socket is registered for the length of one wait."""
+
+    def __init__(self, wake: socket.socket) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(wake, selectors.EVENT_READ, None)
+
+    def watch(self, sock: socket.socket, events: int, waiter: _Waiter) -> None:
+        self._selector.register(sock, events, waiter)
+
+    def unwatch(self, sock: socket.socket, waiter: _Waiter) -> None:
+        self._selector.unregister(sock)
+
+    def waiting(self) -> bool:
+        return len(self._selector.get_map()) > 1
+
+    def poll(self, timeout: float | None) -> list[_Waiter | None]:
+        """The waiters whose sockets are ready (None: the wake-up socket)."""
+        return [key.data for key, _ in self._selector.select(timeout)]
+
+    def close(self) -> None:
+        self._selector.close()
+
+
+class _EdgePoller:
+    """Linux: a socket is registered once, edge-triggered, and stays registered between
+    waits, so a wait costs no system call. Two per wait (register, unregister) were ~3 % of
+    a no-drift pass's CPU (bench/README.md, issue 17).
+
+    Edge-triggered is sound here because every wait follows an attempt that found nothing
+    (a read or write that would block, a connect in progress): an edge after it is news,
+    and one before it is already consumed. A stale edge wakes a waiter that then tries and
+    waits again. A socket is known by its object: a new socket on a closed one's number is
+    registered afresh (the kernel dropped the old registration when it closed)."""
+
+    def __init__(self, wake: socket.socket) -> None:
+        # Looked up here, not in the class body: `select` has no EPOLL* off Linux.
+        self._READ = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLERR | select.EPOLLHUP
+        self._WRITE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+        self._ALL = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+        self._epoll = select.epoll()
+        self._wake_fd = wake.fileno()
+        self._epoll.register(self._wake_fd, select.EPOLLIN)
+        self._known: dict[int, socket.socket] = {}
+        self._waiting: dict[int, _Waiter] = {}
+
+    def watch(self, sock: socket.socket, events: int, waiter: _Waiter) -> None:
+        fd = sock.fileno()
+        if self._known.get(fd) is not sock:
+            try:
+                self._epoll.modify(fd, self._ALL)  # the same file (a TLS wrap of it)
+            except FileNotFoundError:
+                self._epoll.register(fd, self._ALL)
+            self._known[fd] = sock
+        waiter.fd = fd
+        waiter.mask = self._READ if events & selectors.EVENT_READ else self._WRITE
+        self._waiting[fd] = waiter
+
+    def unwatch(self, sock: socket.socket, waiter: _Waiter) -> None:
+        if self._waiting.get(waiter.fd) is waiter:
+            del self._waiting[waiter.fd]
+
+    def waiting(self) -> bool:
+        return bool(self._waiting)
+
+    def poll(self, timeout: float | None) -> list[_Waiter | None]:
+        found: list[_Waiter | None] = []
+        waiting = self._waiting
+        for fd, mask in self._epoll.poll(-1 if timeout is None else timeout):
+            if fd == self._wake_fd:
+                found.append(None)
+                continue
+            waiter = waiting.get(fd)
+            if waiter is not None and mask & waiter.mask:
+                found.append(waiter)
+        return found
+
+    def close(self) -> None:
+        self._epoll.close()
+        self._known.clear()
 
 
 class Hub:
     """Runs `run`'s function and every greenlet it spawns in this thread, to the end."""
 
-    def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+    def __init__(self, *, edge_triggered: bool | None = None) -> None:
+        """`edge_triggered`: epoll's persistent registrations (default: where there is
+        epoll, Linux); otherwise the platform's selector, a registration per wait."""
         self._ready: deque[tuple[greenlet, Any]] = deque()
         self._timers: list[tuple[float, int, _Waiter]] = []
         self._live_timers = 0
@@ -95,10 +181,13 @@ class Hub:
         self._loop: greenlet | None = None
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        if edge_triggered is None:
+            edge_triggered = hasattr(select, "epoll")
+        self._poller = (_EdgePoller if edge_triggered else _SelectorPoller)(self._wake_read)
         self._finished: deque[_Waiter] = deque()  # offloaded calls done (appended by threads)
         self._pending = 0  # offloaded calls not yet finished
         self._helpers: ThreadPoolExecutor | None = None
+        self._live: set[greenlet] = set()  # greenlets started and not yet ended
 
     # --- running
 
@@ -124,6 +213,7 @@ class Hub:
             self._loop.switch()
         finally:
             _local.hub = None
+            self._abandon()
             self.close()
         if failed or self._errors:
             raise (failed or self._errors)[0]
@@ -141,17 +231,28 @@ class Hub:
                 self._errors.append(exc)
             finally:
                 self._children -= 1
+                self._live.discard(getcurrent())
 
         assert self._loop is not None
         child = greenlet(start, parent=self._loop)
+        self._live.add(child)
         self._children += 1
         if front:
             self._ready.appendleft((child, None))
         else:
             self._ready.append((child, None))
 
+    def _abandon(self) -> None:
+        """After the run ended early (Ctrl-C in a site): end every greenlet still
+        suspended now, in this thread, so their `finally` blocks run (a lock released, a
+        connection closed) while the hub is still open, not whenever they are collected."""
+        for child in list(self._live):
+            with contextlib.suppress(Exception):
+                child.throw(GreenletExit)
+        self._live.clear()
+
     def _run_loop(self) -> None:
-        ready, select = self._ready, self._selector.select
+        ready, poller = self._ready, self._poller
         while True:
             while ready:
                 child, value = ready.popleft()
@@ -159,12 +260,11 @@ class Hub:
             if not self._children:
                 return
             timeout = self._next_timeout()
-            if timeout is None and not self._pending and len(self._selector.get_map()) == 1:
+            if timeout is None and not self._pending and not poller.waiting():
                 raise RuntimeError(
                     f"hub: {self._children} greenlet(s) wait for nothing that can happen"
                 )
-            for key, _events in select(timeout):
-                waiter = key.data
+            for waiter in poller.poll(timeout):
                 if waiter is None:
                     self._take_finished()
                 else:
@@ -219,7 +319,7 @@ class Hub:
 
     def _wait_fd(self, sock: socket.socket, events: int, timeout: float | None) -> bool:
         waiter = _Waiter(getcurrent())
-        self._selector.register(sock, events, waiter)
+        self._poller.watch(sock, events, waiter)
         if timeout is not None:
             self._add_timer(timeout, waiter)
         try:
@@ -227,7 +327,7 @@ class Hub:
         finally:
             waiter.fired = True
             self._live_timers -= timeout is not None
-            self._selector.unregister(sock)
+            self._poller.unwatch(sock, waiter)
 
     def pause(self) -> None:
         """Let every greenlet that is ready run first (this one is ready again at once)."""
@@ -278,7 +378,7 @@ class Hub:
         if self._helpers is not None:
             self._helpers.shutdown(wait=True)
             self._helpers = None
-        self._selector.close()
+        self._poller.close()
         self._wake_read.close()
         self._wake_write.close()
 

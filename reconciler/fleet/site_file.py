@@ -47,7 +47,8 @@ class SiteFile(MutableMapping[str, SiteState]):
         """The site's entry, exactly as the state file will hold it."""
         place = self._places[site]
         length = place & ((1 << _LENGTH_BITS) - 1)
-        return RawJSON(self._file.read(place >> _LENGTH_BITS, length).decode())
+        data, at = self._file.read_ahead(place >> _LENGTH_BITS, length)
+        return RawJSON(data[at : at + length].decode())
 
     def __setitem__(self, site: str, state: SiteState) -> None:
         self.put_text(site, state.to_text())

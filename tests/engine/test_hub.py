@@ -13,6 +13,19 @@ from reconciler.engine import for_each_site
 from reconciler.hub import Hub, Slots
 
 
+@pytest.fixture(autouse=True, params=["edge", "selector"])
+def poller(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case with both ways of waiting: epoll's persistent edge-triggered
+    registrations (Linux) and a selector registration per wait (elsewhere)."""
+    edge = request.param == "edge"
+    made = Hub.__init__
+
+    def init(self: Hub, *, edge_triggered: bool | None = None) -> None:
+        made(self, edge_triggered=edge)
+
+    monkeypatch.setattr(Hub, "__init__", init)
+
+
 def test_sites_waiting_at_once_all_start_before_any_ends() -> None:
     events: list[str] = []
 
@@ -110,4 +123,40 @@ def test_outside_a_hub_and_on_its_helper_threads_waits_block_as_usual() -> None:
 
     hub.run(main)
     assert seen == [hub, None]
+    assert hubs.current() is None
+
+
+def test_a_new_socket_on_a_closed_ones_number_is_waited_on_afresh() -> None:
+    """With persistent registrations, a socket that takes a closed socket's descriptor
+    number must be registered again (the kernel dropped the old registration)."""
+    hub = Hub()
+
+    def main() -> list[bool]:
+        seen = []
+        for _ in range(3):
+            left, right = socket.socketpair()
+            with left, right:
+                right.send(b"x")
+                seen.append(hub.wait_readable(left, 2))
+                left.recv(1)
+        return seen
+
+    assert hub.run(main) == [True, True, True]
+
+
+def test_ctrl_c_in_one_site_ends_the_run_at_once_and_the_others_clean_up() -> None:
+    cleaned: list[str] = []
+
+    def site(name: str) -> None:
+        if name == "interrupted":
+            hubs.sleep(0.01)
+            raise KeyboardInterrupt
+        try:
+            hubs.sleep(30)  # would hold the run for 30 s
+        finally:
+            cleaned.append(name)
+
+    with pytest.raises(KeyboardInterrupt):
+        for_each_site(["slow-a", "interrupted", "slow-b"], site, concurrency=3)
+    assert sorted(cleaned) == ["slow-a", "slow-b"]
     assert hubs.current() is None
