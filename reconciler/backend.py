@@ -8,9 +8,10 @@ same whatever reaches the site. Below it there are two ways in:
 - ``console``: a real browser following the help page's click path, for the settings that
   Chargebee offers only in its admin console.
 
-A backend is used by one thread at a time per site; the engine never shares a site between
-threads. Every method raises only `reconciler.errors` exceptions (`CredentialError`,
-`ApiError`, `TransportError`) for site-level trouble, so one bad site never stops a fleet.
+A backend is used by one thread (or greenlet, under the engine's hub) at a time per site;
+the engine never shares a site between them. Every method raises only `reconciler.errors`
+exceptions (`CredentialError`, `ApiError`, `TransportError`) for site-level trouble, so one
+bad site never stops a fleet.
 """
 
 from __future__ import annotations

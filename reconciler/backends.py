@@ -96,8 +96,9 @@ def open_backend(
 
 class RoutedBackend:
     """A backend per kind, each opened on first use; each site goes to its document's
-    `spec.backend`, else `default`. Safe to call from the engine's worker threads (a kind
-    is opened once, under a lock)."""
+    `spec.backend`, else `default`. Safe to call from many threads (a kind is opened
+    once, under a lock); under the engine's hub, a backend other than `api` runs on a
+    helper thread (`_run`)."""
 
     def __init__(
         self,

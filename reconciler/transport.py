@@ -5,7 +5,7 @@ through httpx cost ~4 ms of CPU on a loaded 2-core machine, most of the reconcil
 per site. Two things made it so: httpx builds request and response models (URL, headers,
 cookies, auth and redirect machinery) per request, and its pool, shared by 64 threads,
 scans every connection under one lock per request (a cost that grows with concurrency).
-The fast path is one keep-alive HTTP/1.1 connection per worker thread
+The fast path is one keep-alive HTTP/1.1 connection per site in flight
 (reconciler/http11.py): first httpcore's, now our own, because httpcore's request models and
 h11's state machine were still a third of the scan's CPU at c=1 (issue 17); nothing in it
 grows with the concurrency.
@@ -23,10 +23,11 @@ What that gives up, and how it is kept:
   libraries);
 - HTTP/1.1 only, as httpx's default: no HTTP/2.
 
-A worker thread keeps one connection, to the origin it last used: the emulator is one
-origin, so every request reuses a connection; real Chargebee is one origin per site, so a
-connection serves one site's read and writes, and the number of open connections is never
-more than the number of threads.
+A thread keeps one connection, to the origin it last used; under a hub (the fleet pass,
+`plan`, `apply`: reconciler/hub.py) a request takes an idle connection to its origin and
+gives it back after. The emulator is one origin, so every request reuses a connection;
+real Chargebee is one origin per site, so a connection serves one site's read and writes,
+and the number of open connections is never more than the sites in flight.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import ssl
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -142,7 +144,12 @@ def open_transport(
             ),
         )
         return HttpxTransport(http, timeouts=timeouts, owned=True)
-    return Connections(timeouts=timeouts, ssl_context=ssl_context, user_agent=user_agent)
+    return Connections(
+        timeouts=timeouts,
+        ssl_context=ssl_context,
+        user_agent=user_agent,
+        max_idle=max_connections,
+    )
 
 
 def _request_body(
@@ -163,14 +170,25 @@ class Connections:
     it can take another: as many connections as requests in flight, no more.
     """
 
-    def __init__(self, *, timeouts: Timeouts, ssl_context: ssl.SSLContext, user_agent: str) -> None:
+    def __init__(
+        self,
+        *,
+        timeouts: Timeouts,
+        ssl_context: ssl.SSLContext,
+        user_agent: str,
+        max_idle: int = 32,
+    ) -> None:
         self._timeouts = timeouts
+        self._max_idle = max(1, max_idle)
         self._ssl_context = ssl_context
         self._user_agent = user_agent
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[Connection] = set()
-        self._idle: dict[Origin, list[Connection]] = {}  # under a hub only
+        # Under a hub only: idle connections by origin, and all of them oldest first (real
+        # Chargebee is an origin per site: without a bound, one open socket per site read).
+        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle_order: OrderedDict[Connection, None] = OrderedDict()
         self._closed = False
 
     def send(
@@ -233,6 +251,9 @@ class Connections:
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()  # the most recently used: the least likely closed
+            del self._idle_order[connection]
+            if not idle:
+                del self._idle[origin]
             if connection.usable():
                 return connection
             self._forget(connection)
@@ -250,10 +271,18 @@ class Connections:
         return connection
 
     def _give_back(self, connection: Connection) -> None:
-        if connection.reusable and not self._closed:
-            self._idle.setdefault(connection.origin, []).append(connection)
-        else:
+        if not connection.reusable or self._closed:
             self._forget(connection)
+            return
+        self._idle.setdefault(connection.origin, []).append(connection)
+        self._idle_order[connection] = None
+        if len(self._idle_order) > self._max_idle:  # the longest idle goes
+            oldest, _ = self._idle_order.popitem(last=False)
+            same_origin = self._idle[oldest.origin]
+            same_origin.remove(oldest)
+            if not same_origin:
+                del self._idle[oldest.origin]
+            self._forget(oldest)
 
     def _forget(self, connection: Connection) -> None:
         with self._lock:
@@ -267,7 +296,7 @@ class Connections:
         with self._lock:
             self._closed = True
             held, self._open = self._open, set()
-            self._idle = {}
+            self._idle, self._idle_order = {}, OrderedDict()
         for connection in held:
             connection.close()
 

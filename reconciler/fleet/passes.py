@@ -588,8 +588,9 @@ class _Pass:
             self.spool.append(record)
             self.store.record_site(settled.state)
             return
-        # Spooled outside the shared lock (its JSON and pickles are most of finishing a
-        # site: 64 threads queued on it); `config_is_valid` waits for it.
+        # Spooled outside the shared lock (its JSON is most of finishing a site); nothing
+        # in it waits on the hub, so `config_is_valid`, in the loader's greenlet, never
+        # finds one half done; a caller on threads would wait for it.
         try:
             self.spool.append(dataclasses.replace(record, state=settled.state))
         finally:
@@ -756,7 +757,7 @@ class _Pass:
                 )
             else:
                 notes.append(f"{d.name}: probe failed: {probe['error']}")
-        if resolved or notes:  # most sites have neither: no lock that 64 threads share
+        if resolved or notes:  # most sites have neither: no lock taken
             corrected = sum(1 for _, how, _ in resolved if how is Resolution.CORRECTED)
             with self.settling:
                 self.drift_counts["found"] += len(resolved)

@@ -15,8 +15,10 @@ applied and dropped by the server when the session ends, so a crashed runner's l
 vanish with it. A lock note row says who holds the site, for the "locked by another
 reconciler" condition and for the release note that tells the next holder to read again.
 
-The connection is shared by the pass's worker threads; a lock serialises its use, so one
-thread's transaction never takes in another's statement.
+The connection is shared by whoever records sites; a lock serialises its use, so one
+thread's transaction never takes in another's statement. Under the pass's hub
+(reconciler/hub.py) its statements block the hub's thread, and so every site in flight,
+for a round trip to the database: a few milliseconds a site beside the API's latency.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from reconciler import hub as hubs
 from reconciler.errors import StoreError
 from reconciler.fleet.lock import Lease, SiteLocked
 from reconciler.fleet.shard import Shard
@@ -194,7 +197,13 @@ class PostgresStore:
         return FleetState(passes=passes, sites=sites, writer=writer)
 
     def record_site(self, state: SiteState) -> None:
-        """One short transaction: the site, its history, and no orphan row any more."""
+        """One short transaction: the site, its history, and no orphan row any more.
+
+        Under the pass's hub on a helper thread: the database's round trip then holds
+        only this site, not every site in flight (reconciler/hub.py)."""
+        hubs.blocking(self._record_site, state)
+
+    def _record_site(self, state: SiteState) -> None:
         with self._using() as conn, conn.transaction():
             conn.execute(
                 "INSERT INTO brightback_sites (site, name, spec, spec_hash, managed, last_pass,"
@@ -290,24 +299,32 @@ class PostgresStore:
         """The site's advisory lock on this session, or `SiteLocked` at once."""
         key = site_lock_key(site)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "pass": pass_no}
-        with self._using() as conn:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            previous = self._note(conn, site)
-            if row is None or not row[0]:
-                raise SiteLocked(site, previous)
-            try:
-                self._write_note(conn, site, {**me, "since": time.time()})
-            except BaseException:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                raise
-        try:
-            yield Lease(site, previous)
-        finally:
+
+        def take() -> dict[str, Any]:
+            with self._using() as conn:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                previous = self._note(conn, site)
+                if row is None or not row[0]:
+                    raise SiteLocked(site, previous)
+                try:
+                    self._write_note(conn, site, {**me, "since": time.time()})
+                except BaseException:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                    raise
+            return previous
+
+        def give_back() -> None:
             with self._using() as conn:
                 try:
                     self._write_note(conn, site, {**me, "released_at": time.time()})
                 finally:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+        previous = hubs.blocking(take)  # as `record_site`: the hub's other sites go on
+        try:
+            yield Lease(site, previous)
+        finally:
+            hubs.blocking(give_back)
 
     @staticmethod
     def _note(conn: psycopg.Connection[Any], site: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import pytest
 from reconciler._peer_json import MAX_BODY_BYTES, PeerAnswerError
 from reconciler.client import ClientConfig as Config
 from reconciler.client import ReadOnlyClient, tls_context
+from reconciler.engine import for_each_site
 from reconciler.transport import (
     Connections,
     HttpxTransport,
@@ -81,17 +82,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def _serve() -> tuple[str, _Server]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
 @pytest.fixture
 def local_server() -> Iterator[str]:
-    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-        daemon_threads = True
-
     _Handler.seen_connections = set()
-    server = Server(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    url, server = _serve()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
@@ -110,6 +116,39 @@ def test_a_thread_reuses_one_connection_and_never_holds_more(local_server: str) 
         transport.close()
     assert {a.status_code for a in answers} == {200}
     assert len(_Handler.seen_connections) <= 4  # one per thread, reused for the other 36
+
+
+def test_under_a_hub_sites_in_flight_share_idle_connections_and_never_hold_more(
+    local_server: str,
+) -> None:
+    transport = fast_path(local_server + "/{site}")
+    try:
+        answers = for_each_site(
+            list(range(40)), lambda _: get(transport, local_server + "/echo"), concurrency=4
+        )
+        assert len(transport._open) <= 4
+    finally:
+        transport.close()
+    assert {a.status_code for a in answers} == {200}
+    assert len(_Handler.seen_connections) <= 4  # one per site in flight, reused after
+
+
+def test_under_a_hub_idle_connections_to_many_origins_are_bounded() -> None:
+    """Real Chargebee is an origin per site: a pass over 10,000 sites must not keep 10,000
+    sockets open. Past `max_connections` idle ones, the longest idle is closed."""
+    servers = [_serve() for _ in range(5)]
+    transport = fast_path(servers[0][0] + "/{site}")  # max_connections=4
+    try:
+        urls = [url + "/echo" for url, _ in servers] * 2
+        answers = for_each_site(urls, lambda url: get(transport, url), concurrency=2)
+        assert {a.status_code for a in answers} == {200}
+        assert len(transport._open) == len(transport._idle_order) == 4
+        assert sum(len(kept) for kept in transport._idle.values()) == 4
+    finally:
+        transport.close()
+        for _, server in servers:
+            server.shutdown()
+            server.server_close()
 
 
 def test_a_connection_the_server_closed_is_replaced_not_failed(local_server: str) -> None:
