@@ -48,7 +48,7 @@ from reconciler.fleet.sites import (
     read_and_plan,
     resolve_drift,
 )
-from reconciler.fleet.state import FleetState, SiteState, spec_hash, spec_text
+from reconciler.fleet.state import FleetState, SiteFile, SiteState, spec_hash, spec_text
 from reconciler.model import DeletionPolicy, Desired
 from reconciler.plan import ConditionType, Drift
 from reconciler.report import RunReport, SiteReport, SiteStatus
@@ -474,7 +474,7 @@ class _Pass:
         """Phase 1 of one site: read and plan (only reads, so safe before validation ends)."""
         if entry.report is not None:
             return entry
-        known = None if entry.orphan else self.state.sites.get(entry.desired.site)
+        known = None if entry.orphan else self.configured_state(entry.desired.site)
         if known is not None:
             skipped = self.backing_off(entry, known)
             if skipped is not None:
@@ -489,6 +489,14 @@ class _Pass:
         read.orphan, read.order = entry.orphan, entry.order
         read.known, read.looked_up = known, True
         return read
+
+    def configured_state(self, site: str) -> SiteState | None:
+        """What the store remembers of a configured site, for this pass to settle: its
+        spec is left out where the store can (`settled_state` sets it from the config)."""
+        sites = self.state.sites
+        if isinstance(sites, SiteFile):
+            return sites.without_spec(site)
+        return sites.get(site)
 
     def read_phase(self, client: Backend) -> list[Planned]:
         """Load the config and read every site; raises _InvalidConfig if the config is bad.

@@ -50,6 +50,13 @@ class SiteFile(MutableMapping[str, SiteState]):
         data, at = self._file.read_ahead(place >> _LENGTH_BITS, length)
         return RawJSON(data[at : at + length].decode())
 
+    def without_spec(self, site: str) -> SiteState | None:
+        """The site's state without its spec (`SiteState.from_dict(with_spec=False)`), or
+        None: for a pass's lookup of a configured site, whose spec the pass sets anew."""
+        if site not in self._places:
+            return None
+        return SiteState.from_dict(json.loads(self.text(site)), with_spec=False)
+
     def __setitem__(self, site: str, state: SiteState) -> None:
         self.put_text(site, state.to_text())
 

@@ -168,10 +168,13 @@ class SiteState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SiteState:
+    def from_dict(cls, data: Mapping[str, Any], *, with_spec: bool = True) -> SiteState:
+        """`with_spec=False` leaves `spec_json` unset (its hash is kept): for a caller that
+        sets the spec anew, as a pass does for every configured site, which saves writing
+        every remembered spec out as canonical JSON only to replace it."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         spec = data.get("spec")
-        if isinstance(spec, Mapping):
+        if with_spec and isinstance(spec, Mapping):
             known["spec_json"] = spec_text(spec)
         return cls(**known)
 

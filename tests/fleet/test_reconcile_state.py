@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.fleet.state import spec_hash
 from tests.engine.conftest import BRIGHTBACK, KEYS_USED, Fleet, document, leaks
 from tests.fleet._stored import last_report, store_of, stored, stored_texts
 from tests.fleet.test_reconcile_e2e import by_name, connected_site, reconcile, writes
@@ -169,3 +170,21 @@ def test_the_recorded_report_carries_labels_and_validates(fleet: Fleet) -> None:
     assert recorded is not None
     jsonschema.validate(recorded, SCHEMA)
     assert recorded["sites"][0]["labels"] == {"brand": "a"}
+
+
+def test_every_pass_keeps_each_sites_spec_in_the_state(fleet: Fleet) -> None:
+    """A pass looks a configured site's state up without its spec (it sets it from the
+    config again): the spec must still be in the store after the second and third passes,
+    and an edited spec replaces it."""
+    connected_site(fleet, "acme")
+    fleet.write("sites.yaml", document("acme"))
+    specs = []
+    for _ in range(2):
+        assert reconcile(fleet, "sites.yaml")[0] == 0
+        specs.append(stored(fleet).sites["acme"].spec)
+    assert specs[0] is not None and specs[0] == specs[1]
+    fleet.write("sites.yaml", document("acme", management="observe"))
+    reconcile(fleet, "sites.yaml")
+    edited = stored(fleet).sites["acme"]
+    assert edited.spec is not None and edited.spec != specs[0]
+    assert edited.spec_hash == spec_hash(edited.spec) != spec_hash(specs[0])
