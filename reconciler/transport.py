@@ -232,18 +232,7 @@ class Connections:
             if held.origin == origin and held.usable():
                 return held
             self._forget(held)
-        connection = Connection(
-            origin,
-            ssl_context=self._ssl_context,
-            connect_timeout=self._timeouts.connect,
-            io_timeout=self._timeouts.io,
-            keepalive_s=_KEEPALIVE_S,
-        )
-        with self._lock:
-            if self._closed:
-                raise httpcore.ConnectError("the client is closed")
-            self._open.add(connection)
-        self._local.connection = connection
+        connection = self._local.connection = self._new_connection(origin)
         return connection
 
     def _idle_for(self, origin: Origin) -> Connection:
@@ -257,6 +246,9 @@ class Connections:
             if connection.usable():
                 return connection
             self._forget(connection)
+        return self._new_connection(origin)
+
+    def _new_connection(self, origin: Origin) -> Connection:
         connection = Connection(
             origin,
             ssl_context=self._ssl_context,
