@@ -146,18 +146,13 @@ def for_each_site(items: Sequence[Item], work: Callable[[Item], T], concurrency:
     results: list[T] = []
     hub = hubs.Hub()
 
+    def one(index: int, item: Item) -> None:
+        results[index] = work(item)
+
     def start_each() -> None:
         slots = hubs.Slots(hub, workers)
-
-        def one(index: int, item: Item) -> None:
-            try:
-                results[index] = work(item)
-            finally:
-                slots.release()
-
         for index, item in enumerate(items):
-            slots.acquire()
-            hub.spawn(one, index, item)
+            slots.spawn(one, index, item)
 
     results.extend([None] * len(items))  # type: ignore[list-item]
     hub.run(start_each)

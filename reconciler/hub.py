@@ -176,7 +176,6 @@ class Hub:
         self._timers: list[tuple[float, int, _Waiter]] = []
         self._live_timers = 0
         self._order = itertools.count()
-        self._children = 0
         self._errors: list[BaseException] = []
         self._loop: greenlet | None = None
         self._wake_read, self._wake_write = socket.socketpair()
@@ -187,7 +186,7 @@ class Hub:
         self._finished: deque[_Waiter] = deque()  # offloaded calls done (appended by threads)
         self._pending = 0  # offloaded calls not yet finished
         self._helpers: ThreadPoolExecutor | None = None
-        self._live: set[greenlet] = set()  # greenlets started and not yet ended
+        self._live: set[greenlet] = set()  # greenlets spawned and not yet ended
 
     # --- running
 
@@ -230,13 +229,11 @@ class Hub:
             except Exception as exc:  # KeyboardInterrupt and SystemExit end the run
                 self._errors.append(exc)
             finally:
-                self._children -= 1
                 self._live.discard(getcurrent())
 
         assert self._loop is not None
         child = greenlet(start, parent=self._loop)
         self._live.add(child)
-        self._children += 1
         if front:
             self._ready.appendleft((child, None))
         else:
@@ -257,12 +254,12 @@ class Hub:
             while ready:
                 child, value = ready.popleft()
                 child.switch(value)  # returns when the child waits or ends
-            if not self._children:
+            if not self._live:
                 return
             timeout = self._next_timeout()
             if timeout is None and not self._pending and not poller.waiting():
                 raise RuntimeError(
-                    f"hub: {self._children} greenlet(s) wait for nothing that can happen"
+                    f"hub: {len(self._live)} greenlet(s) wait for nothing that can happen"
                 )
             for waiter in poller.poll(timeout):
                 if waiter is None:
@@ -405,3 +402,16 @@ class Slots:
             self._hub._resume(self._waiting.popleft(), None)
         else:
             self._free += 1
+
+    def spawn(self, call: Callable[..., Any], *args: Any) -> None:
+        """Take a slot (waiting for one if need be), then start `call(*args)` in its own
+        greenlet, which gives the slot back when it ends, however it ends."""
+        self.acquire()
+
+        def holding() -> None:
+            try:
+                call(*args)
+            finally:
+                self.release()
+
+        self._hub.spawn(holding)

@@ -536,12 +536,6 @@ class _Pass:
         hub = hubs.Hub()
         slots = hubs.Slots(hub, max(1, options.concurrency))
 
-        def started(entry: Planned) -> None:
-            try:
-                work(entry)
-            finally:
-                slots.release()
-
         def load_and_start() -> None:
             configured: set[str] = set()
             shard = options.shard
@@ -554,8 +548,7 @@ class _Pass:
                     entry = self.entry(d, count)
                     if count % _FREEZE_EVERY == 0:
                         self.freeze()  # what is loaded so far stays for the pass
-                    slots.acquire()
-                    hub.spawn(started, entry)
+                    slots.spawn(work, entry)
                     hub.pause()  # its request goes out now, before the next document loads
                 if not configured and not options.allow_empty:
                     # Zero documents would make every site in state an orphan.
@@ -567,8 +560,7 @@ class _Pass:
             self.config_is_valid()
             self.freeze()
             for orphan in self.orphan_entries(configured):
-                slots.acquire()  # as a configured site: its exception fails the pass
-                hub.spawn(started, orphan)
+                slots.spawn(work, orphan)  # as a configured site: its exception fails the pass
 
         hub.run(load_and_start)  # a site's exception is a bug: re-raised once all ended
         return sorted(kept, key=lambda e: e.order)
