@@ -53,15 +53,16 @@ class SiteFile(MutableMapping[str, SiteState]):
     def without_spec(self, site: str) -> SiteState | None:
         """The site's state without its spec (`SiteState.from_dict(with_spec=False)`), or
         None: for a pass's lookup of a configured site, whose spec the pass sets anew."""
-        if site not in self._places:
-            return None
-        return SiteState.from_dict(json.loads(self.text(site)), with_spec=False)
+        return self._state(site, with_spec=False) if site in self._places else None
+
+    def _state(self, site: str, *, with_spec: bool) -> SiteState:
+        return SiteState.from_dict(json.loads(self.text(site)), with_spec=with_spec)
 
     def __setitem__(self, site: str, state: SiteState) -> None:
         self.put_text(site, state.to_text())
 
     def __getitem__(self, site: str) -> SiteState:
-        return SiteState.from_dict(json.loads(self.text(site)))
+        return self._state(site, with_spec=True)
 
     def __delitem__(self, site: str) -> None:
         del self._places[site]

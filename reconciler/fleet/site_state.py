@@ -19,7 +19,8 @@ DEFAULT_MAX_BACKOFF_PASSES = 8
 
 
 def spec_text(spec: Mapping[str, Any]) -> str:
-    """A document as canonical compact JSON: what the state keeps in memory and hashes."""
+    """A document as canonical compact JSON: what the state keeps in memory and hashes,
+    and the form of a state file's site entry (`SiteState.to_text`)."""
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
 
 
@@ -143,8 +144,8 @@ class SiteState:
         canonical text put in as it is instead of parsed and written again: a no-drift
         pass writes every site's entry."""
         if self.spec_json is None:
-            return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        text = json.dumps(self._entry(_SPEC_MARK), sort_keys=True, separators=(",", ":"))
+            return spec_text(self.to_dict())
+        text = spec_text(self._entry(_SPEC_MARK))
         # Only a key is written with bare quotes: the first match is the "spec" key ("history",
         # sorted before it, holds entries of ours without one).
         return text.replace(_SPEC_MARK_ENTRY, '"spec":' + self.spec_json, 1)

@@ -172,11 +172,9 @@ class SiteSpool:
     def states(self, where: list[tuple[int, int]]) -> Iterator[Any]:
         """The states held by the records at `where`, read back one at a time."""
         for offset, length in where:
-            data, at = self._file.read_ahead(offset, length)
-            sizes = _HEADER.unpack_from(data, at)
-            if sizes[4]:
-                start = at + _HEADER.size + sum(sizes[:4])
-                yield _unpickled(data[start : start + sizes[4]])
+            state = self._split(offset, length)[4]
+            if state:
+                yield _unpickled(state)
 
     def record(self, position: int) -> SpooledSite:
         """The record at `position` in report order (by name, then site)."""
@@ -216,14 +214,19 @@ class SiteSpool:
     def _parts(self, position: int) -> tuple[bytes, bytes, bytes, bytes]:
         self._order()
         _, _, offset, length = self._index[position]
-        window, start = self._file.read_ahead(offset, length)
-        sizes = _HEADER.unpack_from(window, start)
+        objects, entry, fleet, labels, _ = self._split(offset, length)
+        return objects, entry, fleet, labels
+
+    def _split(self, offset: int, length: int) -> list[bytes]:
+        """The five parts of the record at `offset` (see `_HEADER`)."""
+        window, at = self._file.read_ahead(offset, length)
+        sizes = _HEADER.unpack_from(window, at)
         found: list[bytes] = []
-        start += _HEADER.size
-        for size in sizes[:4]:
+        start = at + _HEADER.size
+        for size in sizes:
             found.append(window[start : start + size])
             start += size
-        return found[0], found[1], found[2], found[3]
+        return found
 
     def _order(self) -> None:
         if not self._sorted:
