@@ -18,10 +18,13 @@ FLAP_THRESHOLD = 2  # drift found in this many passes of the history: "keeps dri
 DEFAULT_MAX_BACKOFF_PASSES = 8
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # made once, not per call
+
+
 def spec_text(spec: Mapping[str, Any]) -> str:
     """A document as canonical compact JSON: what the state keeps in memory and hashes,
     and the form of a state file's site entry (`SiteState.to_text`)."""
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(spec)
 
 
 def spec_hash(spec: Mapping[str, Any] | str) -> str:

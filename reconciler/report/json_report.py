@@ -26,9 +26,15 @@ class RawJSON(str):
     on disk as the file will hold it, copied rather than parsed and re-encoded)."""
 
 
+# Made once: `json.dumps` with arguments builds an encoder on every call, and a fleet pass
+# encodes a few small values per site.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_COMPACT_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def compact_json(value: Any, *, sort_keys: bool = False) -> str:
     """What `iter_json` writes for a small value: the C encoder, no spaces."""
-    return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"))
+    return (_COMPACT_SORTED if sort_keys else _COMPACT).encode(value)
 
 
 def outcome_to_dict(outcome: StepOutcome) -> dict[str, Any]:

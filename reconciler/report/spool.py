@@ -67,15 +67,19 @@ class _Pickler(pickle.Pickler):
     dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_mapping_proxy}
 
 
-def _pickled(value: Any) -> bytes:
+def _pickled(value: Any, *, has_proxies: bool = False) -> bytes:
     """`value` pickled; the subclass with its own dispatch table (twice as slow: 84 µs
-    for a no-drift site's record, against 40) only when it holds a read-only mapping."""
-    try:
-        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except TypeError:  # "cannot pickle 'mappingproxy' object"
-        buffer = io.BytesIO()
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-        return buffer.getvalue()
+    for a no-drift site's record, against 40) only when it holds a read-only mapping:
+    at once when the caller knows it does (a plan's steps), else after the plain pickler
+    refused it."""
+    if not has_proxies:
+        try:
+            return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except TypeError:  # "cannot pickle 'mappingproxy' object"
+            pass
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return buffer.getvalue()
 
 
 def _unpickled(data: bytes) -> Any:
@@ -139,17 +143,19 @@ class SiteSpool:
         self._sorted = True
         self.with_fleet = 0  # records that have a fleet entry
         self.counts = empty_summary()  # RunReport.summary() of the records so far
+        self._last_fleet: tuple[Any, bytes, bytes] | None = None  # see `_fleet_parts`
 
     def append(self, record: SpooledSite) -> None:
         report = record.report
         entry = compact_json(site_to_dict(report)).encode()
-        fleet = b"" if record.fleet is None else compact_json(record.fleet.to_dict()).encode()
+        fleet, fleet_pickled = self._fleet_parts(record.fleet)
         labels = compact_json(dict(record.labels or {})).encode()
         state = _pickled(record.state) if record.state is not None else b""
         if _from_entry(report):
-            objects = _FROM_ENTRY + _pickled(record.fleet)
+            objects = _FROM_ENTRY + fleet_pickled
         else:
-            objects = _PICKLED + _pickled((report, record.fleet))
+            steps = report.plan is not None and bool(report.plan.steps)  # their args: proxies
+            objects = _PICKLED + _pickled((report, record.fleet), has_proxies=steps)
         parts = (objects, entry, fleet, labels, state)
         data = _HEADER.pack(*(len(part) for part in parts)) + b"".join(parts)
         key = (report.name, report.site)
@@ -160,6 +166,17 @@ class SiteSpool:
             self._index.append((*key, offset, len(data)))
             self.with_fleet += record.fleet is not None
             add_to_summary(self.counts, report)
+
+    def _fleet_parts(self, fleet: Any) -> tuple[bytes, bytes]:
+        """The fleet entry's JSON and pickle. Most sites of a pass have the same one (no
+        drift, no failures): made again only when it differs from the last one made."""
+        last = self._last_fleet
+        if last is not None and last[0] == fleet:
+            return last[1], last[2]
+        text = b"" if fleet is None else compact_json(fleet.to_dict()).encode()
+        parts = (fleet, text, _pickled(fleet))
+        self._last_fleet = parts  # appenders may race here: either one is right
+        return parts[1], parts[2]
 
     def __len__(self) -> int:
         return len(self._index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import random
@@ -155,3 +156,29 @@ def test_an_in_sync_report_is_kept_as_its_entry_and_any_other_pickled() -> None:
     spool = spooled([SpooledSite(in_sync_site("a")), SpooledSite(applied_site())])
     kinds = {spool.record(n).report.name: spool._parts(n)[0][:1] for n in range(2)}
     assert kinds == {"a": b"E", "beta": b"P"}
+
+
+def test_a_fleet_entry_equal_to_the_last_one_is_kept_the_same_and_a_different_one_anew() -> None:
+    """Most sites of a pass share one fleet entry (no drift, no failures): its JSON and
+    pickle are made once and reused, never for an entry that differs."""
+    flapping = {"count": 2, "since": 1.0, "since_pass": 3, "fields": ["spec.integrateVia"]}
+    fleets = [
+        fleet_site(),
+        fleet_site(),  # equal, another object
+        fleet_site(failures=1),
+        dataclasses.replace(fleet_site(), flapping=flapping),
+        dataclasses.replace(fleet_site(), flapping=dict(flapping, count=3)),
+        None,
+        fleet_site(),
+    ]
+    names = [f"site{n}" for n in range(len(fleets))]
+    spool = spooled(
+        [SpooledSite(in_sync_site(name), fleet) for name, fleet in zip(names, fleets, strict=True)]
+    )
+    for position, fleet in enumerate(fleets):
+        assert spool.record(position).fleet == fleet
+        text = spool.texts(position).fleet
+        assert (json.loads(text) if text else None) == (fleet.to_dict() if fleet else None)
+    assert [spooled([SpooledSite(applied_site(), fleet)]).record(0).fleet for fleet in fleets] == (
+        fleets
+    )
