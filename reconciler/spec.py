@@ -7,13 +7,15 @@ the file, line, column and field path, and says what was expected.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler import _schema
 from reconciler._yaml import MAX_FILE_BYTES, Document, decode, parse_documents
@@ -55,6 +57,8 @@ __all__ = [
     "API_VERSION",
     "KIND",
     "SCHEMA_PATH",
+    "CachedDocument",
+    "DocumentCache",
     "LoadResult",
     "desired_from_document",
     "desired_to_document",
@@ -85,18 +89,49 @@ class _Loaded:
     positions: tuple[tuple[int, int], ...]  # per _FLEET_FIELDS entry
 
 
+# What a file's document is kept as between passes (`DocumentCache`): the value the YAML
+# reader made, where the document starts (line, column), and the positions of the
+# `_FLEET_FIELDS`, the only ones a loaded document keeps.
+CachedDocument = tuple[Any, int, int, tuple[tuple[int, int], ...]]
+
+
+class DocumentCache(Protocol):
+    """The documents of files read before, by a digest of the file's bytes.
+
+    A drift job loads the same config every pass; reading YAML was the biggest part of
+    loading it. With a cache, a file whose bytes have not changed since a pass that found
+    it valid is not parsed again: its documents are still validated and built as a parsed
+    file's are, so the cache skips the YAML reader and nothing else. A cached document
+    that does not validate any more is read from its file again, so every problem is
+    reported at its real position. `reconciler.store.document_cache` keeps one in the
+    state directory."""
+
+    def get(self, digest: bytes) -> list[CachedDocument] | None:
+        """The documents kept for a file with this digest, or None."""
+        ...
+
+    def put(self, digest: bytes, documents: list[CachedDocument]) -> None:
+        """Keep the documents of a file with this digest (all of them valid and ours)."""
+        ...
+
+
+def file_digest(data: bytes) -> bytes:
+    """What a `DocumentCache` knows a file by: 128 bits of BLAKE2b of its bytes."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 @dataclass(frozen=True)
 class LoadResult:
     desired: tuple[Desired, ...]
     skipped: tuple[str, ...]  # files found in directories that hold no document of ours
 
 
-def load(paths: Sequence[str | Path]) -> list[Desired]:
+def load(paths: Sequence[str | Path], *, cache: DocumentCache | None = None) -> list[Desired]:
     """Every document under `paths` (files, directories searched recursively, `-` for stdin).
 
     Raises SpecError listing every problem found anywhere; returns nothing partial.
     """
-    return list(load_with_report(paths).desired)
+    return list(_load_files(paths, [], cache))
 
 
 def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
@@ -109,11 +144,13 @@ def load_with_report(paths: Sequence[str | Path]) -> LoadResult:
     named explicitly, and stdin, are always strict.
     """
     skipped: list[str] = []
-    desired = tuple(_load_files(paths, skipped))
+    desired = tuple(_load_files(paths, skipped, None))
     return LoadResult(desired, tuple(skipped))
 
 
-def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
+def iter_load(
+    paths: Sequence[str | Path], *, cache: DocumentCache | None = None
+) -> Iterator[Desired]:
     """`load`, yielding each valid document's Desired as soon as its file is checked.
 
     For callers that overlap slow work with loading a large fleet (a reconcile pass starts
@@ -122,10 +159,12 @@ def iter_load(paths: Sequence[str | Path]) -> Iterator[Desired]:
     the same SpecError `load` would (same problems, same order), so a caller must consume
     it to the end and act on no yielded value before then beyond reading.
     """
-    return _load_files(paths, [])
+    return _load_files(paths, [], cache)
 
 
-def _load_files(paths: Sequence[str | Path], skipped: list[str]) -> Iterator[Desired]:
+def _load_files(
+    paths: Sequence[str | Path], skipped: list[str], cache: DocumentCache | None
+) -> Iterator[Desired]:
     """The one loading loop: yield each file's valid documents as it is checked, note the
     files a directory walk skipped, and raise every problem at the end.
 
@@ -141,7 +180,7 @@ def _load_files(paths: Sequence[str | Path], skipped: list[str]) -> Iterator[Des
     for name, base_dir, data in _read_all(files, problems):
         strict = name in explicit or name == "<stdin>"
         batch: list[_Loaded] = []
-        if not _load_one_file(data, name, base_dir, batch, problems, strict=strict):
+        if not _load_one_file(data, name, base_dir, batch, problems, strict=strict, cache=cache):
             skipped.append(name)
         for entry in batch:
             problems.extend(declared.again(entry))
@@ -408,13 +447,25 @@ def _load_one_file(
     problems: list[SpecProblem],
     *,
     strict: bool = True,
+    cache: DocumentCache | None = None,
 ) -> bool:
     """Load one file's documents; False when a lenient walk found none of ours in it."""
+    digest = None
+    if cache is not None:
+        digest = file_digest(data)
+        cached = cache.get(digest)
+        if cached is not None and _load_cached(cached, filename, base_dir, loaded):
+            return True
     text, decode_problems = decode(data, filename)
     problems.extend(decode_problems)
     if text is None:
         return True
     documents, parse_problems = parse_documents(text, filename)
+    # Kept only when read cleanly (a hit skips the reading, so its problems too; decoding
+    # gives no text at all when it finds one).
+    if cache is not None and digest is not None and not parse_problems and _all_ours(documents):
+        _load_parsed(documents, filename, base_dir, loaded, problems, cache, digest)
+        return True
     if not strict and not any(_is_ours(d.value) for d in documents):
         # Nothing of ours parsed. A file that fails to parse but mentions our apiVersion or
         # kind is still ours to report; anything else belongs to another tool.
@@ -436,6 +487,66 @@ def _load_one_file(
             desired = _build(document.value, source, base_dir)
             loaded.append(_Loaded(desired, filename, positions))
     return True
+
+
+def _load_cached(
+    cached: list[CachedDocument], filename: str, base_dir: str, loaded: list[_Loaded]
+) -> bool:
+    """Load a file's cached documents as `_load_one_file` loads parsed ones; False (and
+    nothing loaded) when one of them is not a valid document of ours any more."""
+    batch: list[_Loaded] = []
+    for value, line, column, positions in cached:
+        document = Document(value=value, line=line, column=column)
+        if not _is_ours(value) or _document_problems(document, filename):
+            return False
+        desired = _build(value, SourceRef(filename, line, column), base_dir)
+        batch.append(_Loaded(desired, filename, positions))
+    loaded.extend(batch)
+    return True
+
+
+def _load_parsed(
+    documents: list[Document],
+    filename: str,
+    base_dir: str,
+    loaded: list[_Loaded],
+    problems: list[SpecProblem],
+    cache: DocumentCache,
+    digest: bytes,
+) -> None:
+    """Load a parsed file whose documents are all ours (so it loads the same in a strict
+    or a lenient walk) and, when every one is valid and JSON keeps it exactly, put them
+    in the cache."""
+    kept: list[CachedDocument] = []
+    valid = True
+    for document in documents:
+        document_problems = _document_problems(document, filename)
+        if document_problems:
+            problems.extend(document_problems)
+            valid = False
+            continue
+        positions = tuple(
+            document.position_of(tuple(field.split("."))) for _, field, _ in _FLEET_FIELDS
+        )
+        source = SourceRef(filename, document.line, document.column)
+        loaded.append(_Loaded(_build(document.value, source, base_dir), filename, positions))
+        kept.append((document.value, document.line, document.column, positions))
+    if valid and _json_keeps(kept):
+        cache.put(digest, kept)
+
+
+def _all_ours(documents: list[Document]) -> bool:
+    return bool(documents) and all(_is_ours(document.value) for document in documents)
+
+
+def _json_keeps(documents: list[CachedDocument]) -> bool:
+    """Whether the documents come back from JSON as they are (a key that is not a
+    string, a NaN, would not): only then may a cache hold them as JSON."""
+    try:
+        values = [document[0] for document in documents]
+        return bool(json.loads(json.dumps(values, allow_nan=False)) == values)
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_ours(value: Any) -> bool:

@@ -14,7 +14,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +56,8 @@ from reconciler.report.json_report import PRETTY_MAX_SITES, LazySites, report_to
 from reconciler.report.spool import SiteSpool, SpooledSite, SpooledSites
 from reconciler.rules import OrphanAction, disconnected, orphan_decision
 from reconciler.selection import empty_config_error, select_by_labels
-from reconciler.spec import desired_from_document, desired_to_document, iter_load, load
-from reconciler.store import PassNote, Store, open_store
+from reconciler.spec import desired_from_document, desired_to_document, iter_load
+from reconciler.store import PassDocumentCache, PassNote, Store, open_store
 
 log = logging.getLogger("brightback.reconcile")
 
@@ -163,6 +163,18 @@ def run_pass(
     finally:
         if owned:
             store.close()
+
+
+def _saving(documents: PassDocumentCache | None, loading: Iterator[Desired]) -> Iterator[Desired]:
+    """`loading`, then the pass's document cache saved (only when it changed): pruned to
+    the files this pass read when the whole config loaded, else only added to."""
+    complete = False
+    try:
+        yield from loading
+        complete = True
+    finally:
+        if documents is not None:
+            documents.save(complete=complete)
 
 
 class _InvalidConfig(Exception):
@@ -517,9 +529,10 @@ class _Pass:
         def work(entry: Planned) -> None:
             self.keep_or_finish(read(entry), kept)
 
+        documents = self.store.document_cache()
         if options.sites or options.selector:
             try:
-                loaded = load(options.paths)
+                loaded = list(_saving(documents, iter_load(options.paths, cache=documents)))
                 if not loaded and not options.allow_empty:
                     raise empty_config_error(options.paths)
                 desired = select_by_labels(select_sites(loaded, options.sites), options.selector)
@@ -540,7 +553,8 @@ class _Pass:
             configured: set[str] = set()
             shard = options.shard
             try:
-                for count, d in enumerate(iter_load(options.paths), start=1):
+                loading = _saving(documents, iter_load(options.paths, cache=documents))
+                for count, d in enumerate(loading, start=1):
                     configured.add(d.site)
                     self.fleet_total += 1
                     if not shard.owns(d.site):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.errors import StoreError
-from reconciler.store._base import PassNote, Store
+from reconciler.store._base import PassDocumentCache, PassNote, Store
 from reconciler.store._urls import STATE_URL_ENV, is_postgres_url, redact_url
 from reconciler.store.directory import DirectoryStore
 from reconciler.store.reports import merge_reports
@@ -18,6 +18,7 @@ from reconciler.store.reports import merge_reports
 __all__ = [
     "STATE_URL_ENV",
     "DirectoryStore",
+    "PassDocumentCache",
     "PassNote",
     "Store",
     "StoreError",

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from reconciler.fleet.lock import Lease
 from reconciler.fleet.shard import Shard
 from reconciler.fleet.state import FleetState, SiteState
+from reconciler.spec import DocumentCache
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,15 @@ class PassNote:
     def writer(self) -> dict[str, Any]:
         """The lease note of the last writer, as the state file has always kept it."""
         return {"pid": self.pid, "host": self.host, "pass": self.pass_no, "at": self.finished_at}
+
+
+class PassDocumentCache(DocumentCache, Protocol):
+    """A `DocumentCache` that a pass ends with `save` (after loading its config)."""
+
+    def save(self, *, complete: bool) -> None:
+        """Keep what this pass changed; `complete`: the whole config loaded, so entries
+        of files it no longer has may go."""
+        ...
 
 
 class Store(Protocol):
@@ -93,6 +103,12 @@ class Store(Protocol):
     def shard_counts(self, run_id: str, count: int) -> dict[int, int]:
         """The destructive counts published so far for run `run_id` of `count` shards, by
         shard index."""
+        ...
+
+    def document_cache(self) -> PassDocumentCache | None:
+        """Where the config's parsed documents are kept between passes, if this store
+        keeps them (the directory does; a shared server does not: its passes may run on
+        any machine, and the cache is a local file)."""
         ...
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from reconciler.fleet.shard import Shard
 from reconciler.fleet.state import REPORT_FILE, FleetState, SiteFile, SiteState, StateStore
 from reconciler.fleet.state import write_json_atomic as _write_json_atomic
 from reconciler.store._base import PassNote
+from reconciler.store.document_cache import CACHE_FILE, FileDocumentCache
 
 _SHARD_REPORT = re.compile(r"^last-report\.shard-(\d+)-of-(\d+)\.json$")
 _SAFE_RUN_ID = re.compile(r"[^A-Za-z0-9._-]")
@@ -45,10 +46,14 @@ class DirectoryStore:
         self._pending = SiteFile()
         self._loaded: FleetState | None = None  # the last `load`, while the file is its
         self._guard = threading.Lock()
+        self._documents = FileDocumentCache(self.directory / CACHE_FILE)
 
     @property
     def where(self) -> str:
         return str(self.directory)
+
+    def document_cache(self) -> FileDocumentCache:
+        return self._documents
 
     def load(self) -> FleetState:
         with self.files.locked():
@@ -146,6 +151,7 @@ class DirectoryStore:
         with self._guard:
             self._pending.close()
             self._loaded = None
+        self._documents.close()
 
 
 def _read_object(path: Path) -> dict[str, Any]:

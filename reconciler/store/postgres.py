@@ -393,6 +393,9 @@ class PostgresStore:
             ).fetchall()
         return {int(index): int(destructive) for index, destructive in rows}
 
+    def document_cache(self) -> None:
+        return None  # a local file would not follow passes from machine to machine
+
     def close(self) -> None:
         with self._use:
             if not self._conn.closed:

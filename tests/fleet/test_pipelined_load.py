@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from reconciler import spec
 from reconciler.client import Client, ClientConfig
 from reconciler.errors import SpecError
 from reconciler.fleet import passes, sites
@@ -90,8 +91,10 @@ def test_sites_are_read_while_the_rest_of_the_config_is_still_loading(
     first_read = threading.Event()
     real_read = sites.read_and_plan
 
-    def slow_loader(paths: Sequence[str | Path]) -> Iterator[Desired]:
-        for desired in iter_load(paths):
+    def slow_loader(
+        paths: Sequence[str | Path], *, cache: spec.DocumentCache | None = None
+    ) -> Iterator[Desired]:
+        for desired in iter_load(paths, cache=cache):
             events.append(f"loaded {desired.site}")
             yield desired
             # Loading the next document waits for a read: without pipelining none starts
@@ -239,3 +242,37 @@ def test_a_bug_while_reading_an_orphan_fails_the_pass_instead_of_vanishing(
     monkeypatch.setattr(passes, "read_and_plan", buggy_for_beta)
     with pytest.raises(RuntimeError, match="a bug while reading beta"):
         one_pass(fleet, monkeypatch)
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["whole-fleet", "named-sites"])
+def test_a_later_pass_over_an_unchanged_config_reads_no_yaml_and_reports_the_same(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, named: bool
+) -> None:
+    """The state directory keeps the config's documents (`document-cache.jsonl`): a drift
+    job's later passes skip the YAML reader, and see exactly what a parse would. A shared
+    (PostgreSQL) store keeps none: its passes read every file."""
+    cached = fleet.state_url is None
+    connected_site(fleet, "kept")
+    connected_site(fleet, "edited")
+    write_config(fleet, {"1.yaml": document("kept"), "2.yaml": document("edited")})
+    extra: dict[str, Any] = {"sites": ["kept-live", "edited-live"]} if named else {}
+    first = one_pass(fleet, monkeypatch, **extra)
+    assert (fleet.root / "state" / "document-cache.jsonl").is_file() == cached
+
+    read: list[str] = []
+    real = spec.parse_documents
+
+    def reading(text: str, filename: str) -> Any:
+        read.append(Path(filename).name)
+        return real(text, filename)
+
+    monkeypatch.setattr(spec, "parse_documents", reading)
+    second = one_pass(fleet, monkeypatch, **extra)
+    assert read == ([] if cached else ["1.yaml", "2.yaml"])
+    assert second.printed["sites"] == first.printed["sites"]
+
+    read.clear()
+    write_config(fleet, {"2.yaml": document("edited", management="observe")})
+    third = one_pass(fleet, monkeypatch, **extra)
+    assert read == (["2.yaml"] if cached else ["1.yaml", "2.yaml"])
+    assert [s["plan"]["name"] for s in third.printed["sites"]] == ["edited-live", "kept-live"]

@@ -34,6 +34,7 @@ def test_drift_that_keeps_coming_back_is_flagged_with_count_and_since(fleet: Fle
     assert [(h["pass"], h["resolution"]) for h in history] == [(2, "corrected"), (3, "corrected")]
     if fleet.state_url is None:
         assert sorted(p.name for p in (fleet.root / "state").iterdir()) == [
+            "document-cache.jsonl",
             "last-report.json",
             "locks",
             "state.json",
