@@ -8,7 +8,6 @@ the file, line, column and field path, and says what was expected.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import sys
@@ -111,7 +110,10 @@ class DocumentCache(Protocol):
         ...
 
     def put(self, digest: bytes, documents: list[CachedDocument]) -> None:
-        """Keep the documents of a file with this digest (all of them valid and ours)."""
+        """Keep the documents of a file with this digest (all of them valid and ours).
+        Their values are the YAML reader's: string keys, and strings, numbers, booleans,
+        nulls, lists and dicts, which JSON gives back exactly, NaN aside (a cache that
+        cannot keep a document keeps nothing of its file)."""
         ...
 
 
@@ -515,8 +517,7 @@ def _load_parsed(
     digest: bytes,
 ) -> None:
     """Load a parsed file whose documents are all ours (so it loads the same in a strict
-    or a lenient walk) and, when every one is valid and JSON keeps it exactly, put them
-    in the cache."""
+    or a lenient walk) and, when every one is valid, put them in the cache."""
     kept: list[CachedDocument] = []
     valid = True
     for document in documents:
@@ -531,22 +532,12 @@ def _load_parsed(
         source = SourceRef(filename, document.line, document.column)
         loaded.append(_Loaded(_build(document.value, source, base_dir), filename, positions))
         kept.append((document.value, document.line, document.column, positions))
-    if valid and _json_keeps(kept):
+    if valid:
         cache.put(digest, kept)
 
 
 def _all_ours(documents: list[Document]) -> bool:
     return bool(documents) and all(_is_ours(document.value) for document in documents)
-
-
-def _json_keeps(documents: list[CachedDocument]) -> bool:
-    """Whether the documents come back from JSON as they are (a key that is not a
-    string, a NaN, would not): only then may a cache hold them as JSON."""
-    try:
-        values = [document[0] for document in documents]
-        return bool(json.loads(json.dumps(values, allow_nan=False)) == values)
-    except (TypeError, ValueError):
-        return False
 
 
 def _is_ours(value: Any) -> bool:

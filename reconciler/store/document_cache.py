@@ -73,6 +73,7 @@ class FileDocumentCache:
         self._used: set[int] = set()  # places read by this pass
         self._new: IO[bytes] | None = None  # entries made by this pass, in a temporary file
         self._new_digests: set[bytes] = set()
+        self._unwritable = False
         self.hits = 0
         self.misses = 0
 
@@ -131,12 +132,15 @@ class FileDocumentCache:
         line = _entry_line(digest, documents)
         if line is None:
             return
+        if self._unwritable:
+            return
         try:
             if self._new is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._new = tempfile.TemporaryFile(dir=self.path.parent)  # noqa: SIM115
             self._new.write(line)
-        except OSError:  # a full disk: this pass keeps no new entries
+        except OSError:  # a full disk: this pass keeps no new entries (one may be cut)
+            self._unwritable = True
             return
         self._new_digests.add(digest)
 
@@ -145,7 +149,9 @@ class FileDocumentCache:
         the whole config was loaded, so entries no file used any more are dropped."""
         try:
             places = self._places or {}
-            if self._new_digests or (complete and len(places) > len(self._used)):
+            if self._unwritable:
+                pass  # the cache as it was: still right for every file it names
+            elif self._new_digests or (complete and len(places) > len(self._used)):
                 kept = self._used if complete else set(places.values())
                 # An entry made again (its cached form no longer loaded) replaces the old.
                 kept -= {places[d] for d in self._new_digests if d in places}
@@ -187,7 +193,7 @@ class FileDocumentCache:
         if self._new is not None:
             self._new.close()
         self._fd, self._new, self._places = None, None, None
-        self._used, self._new_digests = set(), set()
+        self._used, self._new_digests, self._unwritable = set(), set(), False
 
 
 def _header(fingerprint: str) -> bytes:
@@ -217,6 +223,8 @@ def _index(fd: int, fingerprint: str) -> dict[bytes, int]:
 
 
 def _entry_line(digest: bytes, documents: list[CachedDocument]) -> bytes | None:
+    """The documents' line, or None for a value JSON would not give back (a NaN); every
+    other value the YAML reader makes comes back from JSON exactly."""
     try:
         text = json.dumps(
             [
