@@ -606,7 +606,7 @@ class _Pass:
         # in it waits on the hub, so `config_is_valid`, in the loader's greenlet, never
         # finds one half done; a caller on threads would wait for it.
         try:
-            self.spool.append(dataclasses.replace(record, state=settled.state))
+            self.spool.append(dataclasses.replace(record, state=settled.state.to_text()))
         finally:
             with self.settling:
                 self.deferring -= 1
@@ -621,8 +621,8 @@ class _Pass:
             while self.deferring:  # sites that saw it unset are still being spooled
                 self.spooled_deferred.wait()
             deferred = self.spool.snapshot()
-        for state in self.spool.states(deferred):
-            self.store.record_site(state)
+        for site, text in self.spool.states(deferred):
+            self.store.record_site_text(site, text)
 
     def decide(self, entries: list[Planned]) -> SafetyDecision:
         """The fleet safety threshold, judged on the whole fleet even when sharded."""

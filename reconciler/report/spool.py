@@ -47,9 +47,10 @@ class SpooledSite:
     report: SiteReport
     fleet: Any = None
     labels: Mapping[str, str] | None = None
-    # The site's new state, kept here only while the config is still loading (nothing
-    # is recorded before the whole config is known valid): see `states`.
-    state: Any = None
+    # The site's new state as the store's text (`SiteState.to_text`), kept here only
+    # while the config is still loading (nothing is recorded before the whole config is
+    # known valid): see `states`.
+    state: str | None = None
 
 
 def _frozen(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -150,7 +151,7 @@ class SiteSpool:
         entry = compact_json(site_to_dict(report)).encode()
         fleet, fleet_pickled = self._fleet_parts(record.fleet)
         labels = compact_json(dict(record.labels or {})).encode()
-        state = _pickled(record.state) if record.state is not None else b""
+        state = record.state.encode() if record.state is not None else b""
         if _from_entry(report):
             objects = _FROM_ENTRY + fleet_pickled
         else:
@@ -181,17 +182,17 @@ class SiteSpool:
     def __len__(self) -> int:
         return len(self._index)
 
-    def snapshot(self) -> list[tuple[int, int]]:
-        """Where the records appended so far are (offset, length), for `states`."""
+    def snapshot(self) -> list[tuple[str, int, int]]:
+        """Which records were appended so far (site, offset, length), for `states`."""
         with self._lock:
-            return [(offset, length) for _, _, offset, length in self._index]
+            return [(site, offset, length) for _, site, offset, length in self._index]
 
-    def states(self, where: list[tuple[int, int]]) -> Iterator[Any]:
-        """The states held by the records at `where`, read back one at a time."""
-        for offset, length in where:
+    def states(self, where: list[tuple[str, int, int]]) -> Iterator[tuple[str, str]]:
+        """The states held by the records at `where` (site, text), one at a time."""
+        for site, offset, length in where:
             state = self._split(offset, length)[4]
             if state:
-                yield _unpickled(state)
+                yield site, state.decode()
 
     def record(self, position: int) -> SpooledSite:
         """The record at `position` in report order (by name, then site)."""

@@ -71,6 +71,12 @@ class Store(Protocol):
         `finish_pass`, which writes the file once."""
         ...
 
+    def record_site_text(self, site: str, text: str) -> None:
+        """`record_site` of the state `SiteState.to_text` made `text` from: the state of
+        a site finished while the config loaded, kept as text until then (the directory
+        keeps the text as it is)."""
+        ...
+
     def finish_pass(
         self, note: PassNote, removed: Collection[str], orphans: Sequence[Mapping[str, Any]]
     ) -> None:

@@ -64,6 +64,10 @@ class DirectoryStore:
         with self._guard:
             self._pending[state.site] = state
 
+    def record_site_text(self, site: str, text: str) -> None:
+        with self._guard:
+            self._pending.put_text(site, text)
+
     def finish_pass(
         self, note: PassNote, removed: Collection[str], orphans: Sequence[Mapping[str, Any]]
     ) -> None:

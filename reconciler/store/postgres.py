@@ -203,6 +203,9 @@ class PostgresStore:
         only this site, not every site in flight (reconciler/hub.py)."""
         hubs.blocking(self._record_site, state)
 
+    def record_site_text(self, site: str, text: str) -> None:
+        self.record_site(SiteState.from_dict(json.loads(text)))
+
     def _record_site(self, state: SiteState) -> None:
         with self._using() as conn, conn.transaction():
             conn.execute(

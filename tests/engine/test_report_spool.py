@@ -131,12 +131,13 @@ def test_labels_and_read_only_mappings_survive_the_spool() -> None:
 
 def test_states_held_while_the_config_loads_are_read_back_and_later_ones_are_not() -> None:
     spool = SiteSpool()
-    spool.append(SpooledSite(in_sync_site("a"), state={"site": "a"}))
-    spool.append(SpooledSite(in_sync_site("b"), state={"site": "b"}))
+    spool.append(SpooledSite(in_sync_site("a"), state='{"site":"a","é":1}'))
+    spool.append(SpooledSite(in_sync_site("b"), state='{"site":"b"}'))
     where = spool.snapshot()
     spool.append(SpooledSite(in_sync_site("c")))  # finished after: recorded directly
-    assert list(spool.states(where)) == [{"site": "a"}, {"site": "b"}]
-    assert list(spool.states(spool.snapshot())) == [{"site": "a"}, {"site": "b"}]
+    expected = [("a", '{"site":"a","é":1}'), ("b", '{"site":"b"}')]
+    assert list(spool.states(where)) == expected
+    assert list(spool.states(spool.snapshot())) == expected
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from reconciler import spec
+from reconciler import _yaml, spec
 from reconciler.client import Client, ClientConfig
 from reconciler.errors import SpecError
 from reconciler.fleet import passes, sites
@@ -260,7 +260,7 @@ def test_a_later_pass_over_an_unchanged_config_reads_no_yaml_and_reports_the_sam
     assert (fleet.root / "state" / "document-cache.jsonl").is_file() == cached
 
     read: list[str] = []
-    real = spec.parse_documents
+    real = _yaml.parse_documents
 
     def reading(text: str, filename: str) -> Any:
         read.append(Path(filename).name)
