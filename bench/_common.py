@@ -50,6 +50,9 @@ class Measured:
     stdout: str
     stderr: str
     timed_out: bool = False
+    # The machine's 1-minute load average as the child ended: the side-by-side ratio
+    # follows it (bench/README.md, issue 17), so every run says how busy it was.
+    load_1m: float = 0.0
 
 
 def run_measured(
@@ -98,6 +101,7 @@ def run_measured(
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             timed_out=timed_out,
+            load_1m=os.getloadavg()[0],
         )
 
 

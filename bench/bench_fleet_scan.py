@@ -226,6 +226,7 @@ def comparison(rows: list[dict[str, Any]], labels: list[str]) -> list[dict[str, 
                 f"rss_mb {base}": _median(mine[base], "rss_mb"),
                 "wall/floor head": _median(mine[head], "ratio"),
                 f"wall/floor {base}": _median(mine[base], "ratio"),
+                "load_1m": _median(mine[head] + mine[base], "load_1m"),
                 "runs": len(mine[head]),
             }
         )
@@ -363,6 +364,7 @@ def measure_scan(
         "cpu_s": round(cpu, 2),
         "cpu_ms/site": round(1000 * cpu / sites, 3),
         "emu_cpu_s": round(emu_cpu, 1),
+        "load_1m": round(result.load_1m, 2),
         "exit": result.returncode,
     }
     if result.returncode not in (0, 2):

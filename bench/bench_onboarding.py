@@ -160,6 +160,7 @@ def onboard(
         "cpu_s": round(cpu, 2),
         "cpu_ms/site": round(1000 * cpu / args.sites, 3),
         "emu_cpu_s": round(emu_cpu, 1),
+        "load_1m": round(result.load_1m, 2),
         "exit": result.returncode,
         "_writes": {str(k): v for k, v in sorted(write_counts.items())},
         "_reads": {str(k): v for k, v in sorted(read_counts.items())},
@@ -188,6 +189,7 @@ def comparison(table: list[dict[str, Any]], labels: list[str]) -> list[dict[str,
             f"rss_mb {base}": med(base, "rss_mb"),
             "wall/floor head": med(head, "ratio2"),
             f"wall/floor {base}": med(base, "ratio2"),
+            "load_1m": round(float(statistics.median(r["load_1m"] for r in table)), 2),
             "runs": sum(1 for r in table if r["side"] == head),
         }
     ]
