@@ -74,8 +74,6 @@ class FileDocumentCache:
         self._new: IO[bytes] | None = None  # entries made by this pass, in a temporary file
         self._new_digests: set[bytes] = set()
         self._unwritable = False
-        self.hits = 0
-        self.misses = 0
 
     # ------------------------------------------------------------------ reading
 
@@ -83,18 +81,14 @@ class FileDocumentCache:
         places = self._open()
         place = places.get(digest)
         if place is None or self._fd is None:
-            self.misses += 1
             return None
         offset, length = place >> _LENGTH_BITS, place & ((1 << _LENGTH_BITS) - 1)
         try:
             documents = _documents(os.pread(self._fd, length, offset))
         except (OSError, ValueError):
             documents = None
-        if documents is None:
-            self.misses += 1
-            return None
-        self._used.add(place)
-        self.hits += 1
+        if documents is not None:
+            self._used.add(place)
         return documents
 
     def _open(self) -> dict[bytes, int]:
