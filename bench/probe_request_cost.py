@@ -17,10 +17,11 @@ parts no change to the reconciler's own Python can remove:
   charged for the wake-up: here a bare `time.sleep(0.1)` costs ~130 µs of thread CPU.
 - `read, T reader threads`: T threads reading at once with the emulator's latency switched
   on (so reads overlap, as in a pass); the process's CPU per read.
+- `hub, T in flight`: `ReadOnlyClient.read` T at once, each in a greenlet on one
+  `reconciler.hub.Hub`, as a fleet pass reads now (issue 17, seventh session).
 - `event loop, T in flight`: the same reads kept T at once by one thread on non-blocking
   sockets, each answer parsed to a `Live`, but with a bare HTTP parse and none of the
-  client's checks, retries or redaction: what one read might cost if the reads were
-  driven by an event loop instead of a thread each (the reconciler has no such path).
+  client's checks, retries or redaction: the floor under the hub's figure.
 
 The emulator runs in its own process; only this process's CPU is counted. Figures are
 microseconds of CPU per read, the median of `--repeat` runs. A diagnostic, not a goal: it
@@ -51,6 +52,7 @@ from _common import bench_document, median, print_json_line, print_table, site_n
 from bench_fleet_scan import KEY_ENV, KEY_VALUE, create_fleet
 
 from emulator.embedded import RunningEmulator, start_emulator
+from reconciler import hub as hubs
 from reconciler.client import ClientConfig, ReadOnlyClient
 from reconciler.live import live_from_api
 from reconciler.model import Desired
@@ -185,6 +187,21 @@ def _threaded_reads(client: ReadOnlyClient, desired: Desired, threads: int, read
     return (time.process_time() - started) * reads / (each * threads)
 
 
+def _hub_reads(client: ReadOnlyClient, desired: Desired, in_flight: int, reads: int) -> float:
+    """Process CPU seconds of `reads` reads through the client, `in_flight` at once on a
+    hub (one thread, a greenlet per read)."""
+    hub = hubs.Hub()
+    slots = hubs.Slots(hub, in_flight)
+
+    def start() -> None:
+        for _ in range(reads):
+            slots.spawn(lambda: client.read(desired))
+
+    started = time.process_time()
+    hub.run(start)
+    return time.process_time() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=2_000)
@@ -203,6 +220,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work, start_emulator(Path(work) / "e.sqlite") as emu:
         create_fleet(emu.admin, 1, live=True)
         client = ReadOnlyClient(ClientConfig(url_template=emu.url_template))
+        most = max(args.threads)  # the hub keeps as many idle connections
+        hub_client = ReadOnlyClient(
+            ClientConfig(url_template=emu.url_template, max_connections=most)
+        )
         try:
             client.read(desired)  # connect once before any clock starts
             few = max(1, args.reads // 5)
@@ -226,9 +247,11 @@ def main() -> None:
                     cpu = _threaded_reads(client, desired, threads, args.reads)
                     note(f"read, {threads} reader threads", cpu)
                 most = max(args.threads)
+                note(f"hub, {most} in flight", _hub_reads(hub_client, desired, most, args.reads))
                 note(f"event loop, {most} in flight", _event_loop_reads(emu, most, args.reads))
         finally:
             client.close()
+            hub_client.close()
 
     alone = median(figures["read, alone"])
     rows: list[dict[str, Any]] = [
