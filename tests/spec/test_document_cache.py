@@ -73,6 +73,11 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+def edit(path: Path, old: str, new: str) -> None:
+    """Change the cache file behind the reconciler's back."""
+    path.write_text(path.read_text("utf-8").replace(old, new), "utf-8")
+
+
 def refusal(paths: list[Path], cache_path: Path | None = None) -> list[str]:
     with pytest.raises(SpecError) as caught:
         if cache_path is None:
@@ -129,8 +134,7 @@ def test_a_cached_document_that_no_longer_validates_is_read_from_its_file(
     config: Path, cache_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cached_load([config], cache_path)
-    text = cache_path.read_text("utf-8").replace('"state":"connected"', '"state":"nonsense"')
-    cache_path.write_text(text, "utf-8")
+    edit(cache_path, '"state":"connected"', '"state":"nonsense"')
     expected = load([config])
     seen = parses(monkeypatch)
     assert cached_load([config], cache_path) == expected
@@ -141,8 +145,7 @@ def test_a_cache_others_may_write_is_not_trusted(
     config: Path, cache_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cached_load([config], cache_path)
-    planted = cache_path.read_text("utf-8").replace("acme-live", "planted-name")
-    cache_path.write_text(planted, "utf-8")
+    edit(cache_path, "acme-live", "planted-name")
     cache_path.chmod(0o664)
     seen = parses(monkeypatch)
     names = {d.name for d in cached_load([config], cache_path)}  # type: ignore[attr-defined]
