@@ -463,11 +463,6 @@ def _load_one_file(
     if text is None:
         return True
     documents, parse_problems = parse_documents(text, filename)
-    # Kept only when read cleanly (a hit skips the reading, so its problems too; decoding
-    # gives no text at all when it finds one).
-    if cache is not None and digest is not None and not parse_problems and _all_ours(documents):
-        _load_parsed(documents, filename, base_dir, loaded, problems, cache, digest)
-        return True
     if not strict and not any(_is_ours(d.value) for d in documents):
         # Nothing of ours parsed. A file that fails to parse but mentions our apiVersion or
         # kind is still ours to report; anything else belongs to another tool.
@@ -476,18 +471,29 @@ def _load_one_file(
             return True
         return False
     problems.extend(parse_problems)
+    # Cached only when every document is ours and valid and the file read cleanly (a hit
+    # skips the reading, so its problems too; decoding gives no text when it finds one).
+    kept: list[CachedDocument] | None = None
+    if cache is not None and not parse_problems and _all_ours(documents):
+        kept = []
     for document in documents:
         if not strict and not _is_ours(document.value):
             continue
         document_problems = _document_problems(document, filename)
         problems.extend(document_problems)
-        if not document_problems:
-            source = SourceRef(filename, document.line, document.column)
-            positions = tuple(
-                document.position_of(tuple(field.split("."))) for _, field, _ in _FLEET_FIELDS
-            )
-            desired = _build(document.value, source, base_dir)
-            loaded.append(_Loaded(desired, filename, positions))
+        if document_problems:
+            kept = None
+            continue
+        source = SourceRef(filename, document.line, document.column)
+        positions = tuple(
+            document.position_of(tuple(field.split("."))) for _, field, _ in _FLEET_FIELDS
+        )
+        desired = _build(document.value, source, base_dir)
+        loaded.append(_Loaded(desired, filename, positions))
+        if kept is not None:
+            kept.append((document.value, document.line, document.column, positions))
+    if cache is not None and digest is not None and kept is not None:
+        cache.put(digest, kept)
     return True
 
 
@@ -505,35 +511,6 @@ def _load_cached(
         batch.append(_Loaded(desired, filename, positions))
     loaded.extend(batch)
     return True
-
-
-def _load_parsed(
-    documents: list[Document],
-    filename: str,
-    base_dir: str,
-    loaded: list[_Loaded],
-    problems: list[SpecProblem],
-    cache: DocumentCache,
-    digest: bytes,
-) -> None:
-    """Load a parsed file whose documents are all ours (so it loads the same in a strict
-    or a lenient walk) and, when every one is valid, put them in the cache."""
-    kept: list[CachedDocument] = []
-    valid = True
-    for document in documents:
-        document_problems = _document_problems(document, filename)
-        if document_problems:
-            problems.extend(document_problems)
-            valid = False
-            continue
-        positions = tuple(
-            document.position_of(tuple(field.split("."))) for _, field, _ in _FLEET_FIELDS
-        )
-        source = SourceRef(filename, document.line, document.column)
-        loaded.append(_Loaded(_build(document.value, source, base_dir), filename, positions))
-        kept.append((document.value, document.line, document.column, positions))
-    if valid:
-        cache.put(digest, kept)
 
 
 def _all_ours(documents: list[Document]) -> bool:
