@@ -121,12 +121,10 @@ class FileDocumentCache:
     # ------------------------------------------------------------------ writing
 
     def put(self, digest: bytes, documents: list[CachedDocument]) -> None:
-        if digest in self._new_digests:
+        if self._unwritable or digest in self._new_digests:
             return
         line = _entry_line(digest, documents)
         if line is None:
-            return
-        if self._unwritable:
             return
         try:
             if self._new is None:

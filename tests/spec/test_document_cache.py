@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,19 @@ def test_the_cache_file_is_private_and_holds_one_line_per_file(
     digests = {line.split(" ", 1)[0] for line in entries}
     files = sorted(config.glob("*.yaml"))
     assert digests == {spec.file_digest(f.read_bytes()).hex() for f in files}
+
+
+def test_a_full_disk_loses_only_the_new_entries_never_the_load_or_the_old_cache(
+    config: Path, cache_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached_load([config], cache_path)
+    before = os.stat(cache_path)
+    (config / "globex.yaml").write_text(document("globex", name="globex-renamed"), "utf-8")
+
+    def no_space(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_space)
+    assert cached_load([config], cache_path) == load([config])
+    after = os.stat(cache_path)
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
