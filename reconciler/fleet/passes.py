@@ -135,7 +135,6 @@ def run_pass(
         pass_no = state.passes + 1
         git = git_info(options.paths)
         run = _Pass(options, stop, tick, store, pass_no, state, started)
-        timer = run.start_deadline()
         try:
             api, sleep = options.client_config, run.sleep
             backend = RoutedBackend(
@@ -156,8 +155,6 @@ def run_pass(
             store.finish_pass(run.note(git, report), (), ())
             return _finish(store, options, report, pass_no, started, clock, git, {})
         finally:
-            if timer is not None:
-                timer.cancel()
             if run.frozen:
                 gc.unfreeze()
     finally:
@@ -280,8 +277,8 @@ class _Pass:
     started: float
     not_attempted: list[str] = field(default_factory=list)
     not_reached: list[str] = field(default_factory=list)  # started too late (--pass-timeout)
-    deadline: threading.Event = field(default_factory=threading.Event)
-    deadline_at: float | None = None  # time.monotonic() of the deadline (--pass-timeout)
+    # time.monotonic() of the --pass-timeout deadline, from the pass's start; None: none.
+    deadline_at: float | None = field(init=False, default=None)
     orphans: list[Orphan] = field(default_factory=list)
     specs: dict[str, tuple[str, str]] = field(default_factory=dict)
     frozen: bool = False  # gc.freeze() was called for this pass
@@ -300,6 +297,8 @@ class _Pass:
 
     def __post_init__(self) -> None:
         self.spooled_deferred = threading.Condition(self.settling)
+        if self.options.pass_timeout_s is not None:
+            self.deadline_at = time.monotonic() + self.options.pass_timeout_s
 
     def note(self, git: Any, report: RunReport) -> PassNote:
         """This pass's record for the store."""
@@ -319,16 +318,6 @@ class _Pass:
         if not self.options.shard.sharded:
             return self.options.run_id
         return self.options.run_id or f"pass-{self.pass_no}"
-
-    def start_deadline(self) -> threading.Timer | None:
-        """Arm --pass-timeout: when it fires, sites not yet started are not reached."""
-        if self.options.pass_timeout_s is None:
-            return None
-        self.deadline_at = time.monotonic() + self.options.pass_timeout_s
-        timer = threading.Timer(self.options.pass_timeout_s, self.deadline.set)
-        timer.daemon = True
-        timer.start()
-        return timer
 
     def sleep(self, seconds: float) -> None:
         """The client's wait between retries: after the pass deadline no retry is made, so
@@ -350,7 +339,7 @@ class _Pass:
                     planned.skipped = SkipReason.STOPPED
                     self.not_attempted.append(planned.desired.name)
                 return planned
-            if self.deadline.is_set():
+            if self.past_deadline():
                 if planned.report is None and planned.skipped is None:
                     self.not_reach(planned)
                 return planned
@@ -360,17 +349,16 @@ class _Pass:
 
         return run
 
+    def past_deadline(self) -> bool:
+        """Whether the --pass-timeout deadline has come: sites not started are not reached."""
+        return self.deadline_at is not None and time.monotonic() >= self.deadline_at
+
     def waited_past_deadline(self, seconds: float) -> bool:
         """Wait `seconds`, or less if the pass deadline comes first; True if it came."""
-        hub = hubs.current()
-        if hub is None:
-            return self.deadline.wait(seconds)
         if self.deadline_at is not None:
-            seconds = min(seconds, self.deadline_at - time.monotonic())
-        hub.sleep(seconds)  # only this site waits; the deadline's timer thread is not asked
-        return self.deadline.is_set() or (
-            self.deadline_at is not None and time.monotonic() >= self.deadline_at
-        )
+            seconds = max(0.0, min(seconds, self.deadline_at - time.monotonic()))
+        hubs.sleep(seconds)  # under the hub only this site waits
+        return self.past_deadline()
 
     def not_reach(self, planned: Planned) -> None:
         """A site the pass had no time for: a failed report that says so, no backoff."""
