@@ -23,6 +23,7 @@ engine would have made every function between the engine and the socket a corout
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import select
@@ -33,13 +34,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-__all__ = ["Hub", "Slots", "blocking", "current", "sleep"]
+__all__ = ["Hub", "Slots", "blocking", "blocks", "current", "sleep"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _local = threading.local()
 # Offloaded calls (a browser, a proxy) run on at most this many helper threads at once.
@@ -70,6 +72,17 @@ def blocking(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if hub is None:
         return call(*args, **kwargs)
     return hub.blocking(lambda: call(*args, **kwargs))
+
+
+def blocks(function: Callable[P, T]) -> Callable[P, T]:
+    """`function`, always called through `blocking`: for a method that blocks in its own
+    way (httpx, a database driver), so no caller under a hub can forget to offload it."""
+
+    @functools.wraps(function)
+    def offloaded(*args: P.args, **kwargs: P.kwargs) -> T:
+        return blocking(function, *args, **kwargs)
+
+    return offloaded
 
 
 class _Waiter:

@@ -305,19 +305,8 @@ class HttpxTransport:
         # None: the client's own timeouts (a caller's client is used as configured).
         self._timeout = timeouts
 
+    @hubs.blocks  # httpx blocks its thread: under a hub, on a helper thread
     def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, str] | None,
-        form: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-    ) -> Answer:
-        # httpx blocks its thread: under a hub, on a helper thread (reconciler/hub.py).
-        return hubs.blocking(self._send, method, url, params=params, form=form, headers=headers)
-
-    def _send(
         self,
         method: str,
         url: str,

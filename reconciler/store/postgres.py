@@ -17,8 +17,9 @@ reconciler" condition and for the release note that tells the next holder to rea
 
 The connection is shared by whoever records sites; a lock serialises its use, so one
 thread's transaction never takes in another's statement. Under the pass's hub
-(reconciler/hub.py) its statements block the hub's thread, and so every site in flight,
-for a round trip to the database: a few milliseconds a site beside the API's latency.
+(reconciler/hub.py) a site's record and its lock run on helper threads (`hub.blocks`,
+`hub.blocking`): a round trip to the database holds that site only, not every site in
+flight.
 """
 
 from __future__ import annotations
@@ -196,17 +197,15 @@ class PostgresStore:
         passes, writer = (int(meta[0]), dict(meta[1])) if meta is not None else (0, {})
         return FleetState(passes=passes, sites=sites, writer=writer)
 
+    def record_site_text(self, site: str, text: str) -> None:
+        self.record_site(SiteState.from_dict(json.loads(text)))
+
+    @hubs.blocks
     def record_site(self, state: SiteState) -> None:
         """One short transaction: the site, its history, and no orphan row any more.
 
         Under the pass's hub on a helper thread: the database's round trip then holds
         only this site, not every site in flight (reconciler/hub.py)."""
-        hubs.blocking(self._record_site, state)
-
-    def record_site_text(self, site: str, text: str) -> None:
-        self.record_site(SiteState.from_dict(json.loads(text)))
-
-    def _record_site(self, state: SiteState) -> None:
         with self._using() as conn, conn.transaction():
             conn.execute(
                 "INSERT INTO brightback_sites (site, name, spec, spec_hash, managed, last_pass,"

@@ -74,6 +74,19 @@ def test_a_blocking_call_runs_on_a_helper_thread_while_the_other_sites_go_on() -
     assert threads and threads[0].startswith("hub-help")
 
 
+def test_a_function_marked_as_blocking_runs_on_a_helper_thread_only_under_a_hub() -> None:
+    @hubs.blocks
+    def where(tag: str, *, suffix: str) -> str:
+        """Where it ran."""
+        return f"{tag}{suffix}:{threading.current_thread().name}"
+
+    assert where.__doc__ == "Where it ran."
+    here = threading.current_thread().name
+    assert where("a", suffix="!") == f"a!:{here}"
+    under_hub = Hub().run(lambda: where("b", suffix="?"))
+    assert under_hub.startswith("b?:hub-help")
+
+
 def test_a_socket_wait_ends_when_the_socket_is_readable_or_its_timeout_passes() -> None:
     left, right = socket.socketpair()
     hub = Hub()
